@@ -1,0 +1,4 @@
+/**
+ * The heartbeat of the old library: `{"code":200,"msg":"success"}` with no data.
+ */
+export default () => {};

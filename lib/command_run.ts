@@ -1,0 +1,259 @@
+/**
+ * One running command: the `ctx` its handler sees, its time limit, its dialogue inbox, and the
+ * final reply. A synchronous handler finishes without timers, promises or an AbortController.
+ */
+import { CommandError } from "./errors.ts";
+import { type Connection, ConnectionState, type RunningCommand } from "./connection.ts";
+import type { ClientMessage, MessageId, Outgoing, RequestMessage } from "./protocol.ts";
+import { Code } from "./protocol.ts";
+import { replyText, successText } from "./messages.ts";
+import {
+  type Command,
+  type CommandContext,
+  type OffloadOptions,
+  type PublishMessage,
+  Reply,
+} from "./command.ts";
+import type { Config } from "./config.ts";
+import type { Logger } from "./log.ts";
+
+/** What a running command needs from the server. */
+export interface RunHost {
+  readonly config: Config;
+  readonly log: Logger;
+  publish(topic: string, msg: PublishMessage): void;
+  broadcast(msg: Outgoing): void;
+  offload<T>(name: string, input: unknown, options?: OffloadOptions): Promise<T>;
+  countRequest(command: string, code: number, ms: number): void;
+}
+
+/** Lets a finished command without id hand the connection to the next queued message. */
+export interface Drainer {
+  drain(conn: Connection): void;
+}
+
+/** Dialogue messages kept for a handler that has not called recv() yet. */
+const MAX_INBOX = 64;
+
+/** One command execution; it is the handler's `ctx`. */
+export class CommandRun implements CommandContext<unknown, unknown>, RunningCommand {
+  readonly id: MessageId | undefined;
+  readonly command: string;
+  #done = false;
+  #ac: AbortController | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #inbox: ClientMessage[] | undefined;
+  #waiter: PromiseWithResolvers<ClientMessage> | undefined;
+  #started = 0;
+  #reason: unknown;
+
+  constructor(
+    private readonly host: RunHost,
+    private readonly drainer: Drainer,
+    readonly conn: Connection,
+    readonly req: RequestMessage,
+    private readonly def: Command,
+    readonly args: unknown,
+    readonly kwargs: unknown,
+  ) {
+    this.id = req.id;
+    this.command = req.command;
+  }
+
+  get client(): Connection {
+    return this.conn;
+  }
+
+  get config(): Config {
+    return this.host.config;
+  }
+
+  get log(): Logger {
+    return this.host.log;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#ac === undefined) {
+      this.#ac = new AbortController();
+      if (this.#reason !== undefined) this.#ac.abort(this.#reason);
+    }
+    return this.#ac.signal;
+  }
+
+  get waiting(): boolean {
+    return this.#waiter !== undefined;
+  }
+
+  /** Runs the handler; registers the run on its connection only if it is asynchronous. */
+  start(): void {
+    this.#started = performance.now();
+    let result: unknown;
+    try {
+      result = this.def.handle(this);
+    } catch (err) {
+      this.#fail(err);
+      return;
+    }
+    if (!isThenable(result)) {
+      this.#finish(result);
+      return;
+    }
+    if (this.#done) return;
+    if (this.id === undefined) this.conn.serial = this;
+    else this.conn.running.set(this.id, this);
+    const ms = this.def.timeoutMs ?? this.host.config.HANDLER_TIMEOUT_MS;
+    this.#timer = setTimeout(() => this.#timeout(ms), ms);
+    result.then((v) => this.#finish(v), (err) => this.#fail(err));
+  }
+
+  send(reply: Outgoing): void {
+    if (this.#done) {
+      if (this.host.log.enabled("debug")) {
+        this.host.log.debug("Reply after the command finished was dropped", {
+          command: this.command,
+        });
+      }
+      return;
+    }
+    this.conn.send(
+      replyText(this.host.config.SERVER_SRC, this.id, this.command, { ...reply, more: true }),
+    );
+  }
+
+  progress(percent: number, msg?: string, data?: unknown): void {
+    const process = Math.max(0, Math.min(100, Math.round(Number(percent) || 0)));
+    this.send({ msg: msg ?? "running", data, process });
+  }
+
+  recv(): Promise<ClientMessage> {
+    if (this.#done) {
+      return Promise.reject(this.#ac?.signal.reason ?? new Error("Command has finished"));
+    }
+    const queued = this.id === undefined ? this.conn.serialQueue.shift() : this.#inbox?.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    this.#waiter = Promise.withResolvers<ClientMessage>();
+    return this.#waiter.promise;
+  }
+
+  deliver(msg: ClientMessage): void {
+    const waiter = this.#waiter;
+    if (waiter !== undefined) {
+      this.#waiter = undefined;
+      waiter.resolve(msg);
+      return;
+    }
+    const inbox = this.#inbox ??= [];
+    if (inbox.length >= MAX_INBOX) {
+      this.conn.send(replyText(this.host.config.SERVER_SRC, this.id, this.command, {
+        code: Code.RATE_LIMITED,
+        msg: `Too many unread dialogue messages (limit ${MAX_INBOX})`,
+      }));
+      return;
+    }
+    inbox.push(msg);
+  }
+
+  publish(topic: string, msg: PublishMessage): void {
+    this.host.publish(topic, msg);
+  }
+
+  broadcast(msg: Outgoing): void {
+    this.host.broadcast(msg);
+  }
+
+  offload<T = unknown>(name: string, input: unknown, options?: OffloadOptions): Promise<T> {
+    return this.host.offload<T>(name, input, {
+      ...options,
+      signal: options?.signal ?? this.signal,
+    });
+  }
+
+  /** Ends the run without a reply (client gone) or with 503 (server shutting down). */
+  cancel(reason: unknown): void {
+    if (this.#done) return;
+    this.#end(reason);
+    if (this.conn.state === ConnectionState.Open) {
+      this.#reply(Code.UNAVAILABLE, "Server is shutting down");
+    }
+  }
+
+  #finish(value: unknown): void {
+    if (this.#done) return;
+    this.#end();
+    const src = this.host.config.SERVER_SRC;
+    if (value instanceof Reply) {
+      const code = value.fields.code ?? Code.OK;
+      this.conn.send(replyText(src, this.id, this.command, value.fields));
+      this.#count(code);
+    } else {
+      this.conn.send(successText(src, this.id, this.command, value));
+      this.#count(Code.OK);
+    }
+    this.#next();
+  }
+
+  #fail(err: unknown): void {
+    if (this.#done) return;
+    this.#end(err);
+    if (err instanceof CommandError) {
+      this.#reply(err.code, err.message, err.data);
+    } else {
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.host.log.error(`Command "${this.def.name}" failed: ${e.message}`, {
+        client: this.conn.id,
+        stack: e.stack,
+      });
+      this.#reply(Code.FAILED, `Command "${this.def.name}" failed`);
+    }
+    this.#next();
+  }
+
+  #timeout(ms: number): void {
+    if (this.#done) return;
+    this.#timer = undefined;
+    this.#end(new DOMException(`Command timed out after ${ms} ms`, "TimeoutError"));
+    this.#reply(Code.TIMEOUT, `Command "${this.def.name}" timed out after ${ms} ms`);
+    this.#next();
+  }
+
+  #reply(code: number, msg: string, data?: unknown): void {
+    this.conn.send(
+      replyText(this.host.config.SERVER_SRC, this.id, this.command, { code, msg, data }),
+    );
+    this.#count(code);
+  }
+
+  #count(code: number): void {
+    this.host.countRequest(this.def.name, code, performance.now() - this.#started);
+  }
+
+  /** Marks the run finished; with a reason, aborts the handler's signal and any recv(). */
+  #end(reason?: unknown): void {
+    this.#done = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.id === undefined) {
+      if (this.conn.serial === this) this.conn.serial = null;
+    } else if (this.conn.running.get(this.id) === this) {
+      this.conn.running.delete(this.id);
+    }
+    if (reason !== undefined) {
+      this.#reason = reason;
+      this.#ac?.abort(reason);
+      this.#waiter?.reject(reason);
+      this.#waiter?.promise.catch(() => {});
+    } else if (this.#waiter !== undefined) {
+      this.#waiter.reject(new Error("Command has finished"));
+      this.#waiter.promise.catch(() => {});
+    }
+    this.#waiter = undefined;
+  }
+
+  #next(): void {
+    if (this.id === undefined) this.drainer.drain(this.conn);
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === "object" && v !== null &&
+    typeof (v as PromiseLike<unknown>).then === "function";
+}

@@ -1,0 +1,132 @@
+/**
+ * One client: its state, its send path with the slow-consumer guard, its subscriptions and the
+ * bookkeeping of its running commands. Knows nothing of Deno's WebSocket: server.ts adapts it.
+ */
+import type { ClientMessage, MessageId } from "./protocol.ts";
+import type { ClientInfo } from "./command.ts";
+import type { Principal } from "./auth.ts";
+
+/** The part of a WebSocket a connection uses (server.ts passes Deno's). */
+export interface SocketLike {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  readonly bufferedAmount: number;
+}
+
+/** A connection's life: open until it starts closing, then closed for good. */
+export enum ConnectionState {
+  Open,
+  Closing,
+  Closed,
+}
+
+/** The send limits of one connection. */
+export interface SendLimits {
+  /** Bytes that may wait in the socket's buffer before deliveries are dropped. */
+  sendBufferBytes: number;
+  /** How long a client may stay over the budget before it is closed with 1013. */
+  slowClientMs: number;
+}
+
+/** What a running command leaves on its connection, so dialogue messages can find it. */
+export interface RunningCommand {
+  /** Hands the handler a message of its dialogue. */
+  deliver(msg: ClientMessage): void;
+  /** Ends the command because the client left or the server shuts down. */
+  cancel(reason: unknown): void;
+  /** True while the handler waits in `recv()` (for clients without ids). */
+  readonly waiting: boolean;
+}
+
+/** Counters the server reads for /metrics. */
+export interface SendStats {
+  sent: number;
+  dropped: number;
+  slowClosed: number;
+}
+
+let nextId = 0;
+
+/** One connected client. */
+export class Connection implements ClientInfo {
+  /** Server-assigned id, unique in this process. */
+  readonly id: string;
+  state = ConnectionState.Open;
+  src: string | undefined;
+  principal: string | undefined;
+  /** The authenticated principal with its permissions, when auth is on. */
+  auth: Principal | undefined;
+  /** The topic filters this client subscribes to. */
+  readonly topics = new Set<string>();
+  /** Running commands with an id, by id: dialogue messages go to them. */
+  readonly running = new Map<MessageId, RunningCommand>();
+  /** The running command without id: later messages without id wait behind it. */
+  serial: RunningCommand | null = null;
+  /** Messages without id waiting for `serial` to finish. */
+  readonly serialQueue: ClientMessage[] = [];
+  /** Deliveries dropped because the client did not read. */
+  dropped = 0;
+  #overSince = 0;
+
+  /**
+   * @param socket The socket, adapted.
+   * @param ip The remote address.
+   * @param limits The send budget.
+   * @param stats Server-wide counters this connection adds to.
+   * @param batch Whether the client opted in to several messages per frame.
+   */
+  constructor(
+    readonly socket: SocketLike,
+    readonly ip: string,
+    readonly limits: SendLimits,
+    readonly stats: SendStats,
+    readonly batch = false,
+  ) {
+    this.id = (++nextId).toString(36);
+  }
+
+  /**
+   * Sends one serialised message, unless the client is gone or too far behind.
+   * Never waits: a client that does not read has its deliveries dropped, then is closed.
+   *
+   * @param text One JSON message.
+   * @returns Whether it was handed to the socket.
+   */
+  send(text: string): boolean {
+    if (this.state !== ConnectionState.Open) return false;
+    const buffered = this.socket.bufferedAmount;
+    if (buffered > this.limits.sendBufferBytes) return this.#overBudget();
+    if (this.#overSince !== 0) this.#overSince = 0;
+    this.socket.send(text);
+    this.stats.sent++;
+    return true;
+  }
+
+  #overBudget(): false {
+    this.dropped++;
+    this.stats.dropped++;
+    const now = Date.now();
+    if (this.#overSince === 0) this.#overSince = now;
+    else if (now - this.#overSince > this.limits.slowClientMs) {
+      this.stats.slowClosed++;
+      this.close(1013, "Too slow: messages were dropped");
+    }
+    return false;
+  }
+
+  /**
+   * Starts closing: no more sends; running commands are cancelled by the server's close handler.
+   *
+   * @param code The WebSocket close code.
+   * @param reason A short reason for the client.
+   */
+  close(code = 1000, reason = ""): void {
+    if (this.state !== ConnectionState.Open) return;
+    this.state = ConnectionState.Closing;
+    try {
+      this.socket.close(code, reason);
+    } catch {
+      // Already closed by the peer: nothing to do.
+    }
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Builders of the messages the server sends, serialised once. Field order follows the spec so
+ * frames read the same in a log as in the docs; `undefined` fields are left out by JSON.stringify.
+ */
+import type { MessageId, Outgoing } from "./protocol.ts";
+
+/**
+ * A reply to a request (`action: "res"`).
+ *
+ * @param src The server's name (SERVER_SRC).
+ * @param id The request's id, or undefined.
+ * @param command The command as the client spelled it.
+ * @param fields Code, msg, data and any extra fields (`process`, `more`).
+ * @returns The serialised reply.
+ */
+export function replyText(
+  src: string,
+  id: MessageId | undefined,
+  command: string | undefined,
+  fields: Outgoing,
+): string {
+  const { src: ownSrc, code, msg, data, ...extra } = fields;
+  return JSON.stringify({
+    mode: "req_res",
+    action: "res",
+    src: ownSrc ?? src,
+    id,
+    command,
+    code: code ?? 200,
+    msg: msg ?? "success",
+    data,
+    ...extra,
+  });
+}
+
+/**
+ * The plain final reply of a successful command; the hot path, so no spread or rest.
+ *
+ * @param src The server's name.
+ * @param id The request's id, or undefined.
+ * @param command The command as the client spelled it.
+ * @param data The handler's return value (undefined leaves `data` out).
+ * @returns The serialised reply.
+ */
+export function successText(
+  src: string,
+  id: MessageId | undefined,
+  command: string,
+  data: unknown,
+): string {
+  return JSON.stringify({
+    mode: "req_res",
+    action: "res",
+    src,
+    id,
+    command,
+    code: 200,
+    msg: "success",
+    data,
+  });
+}
+
+/**
+ * An acknowledgement of sub, unsub or pub (`action: "ack"`); also the shape of pub_sub errors.
+ *
+ * @param src The server's name.
+ * @param id The message's id, or undefined.
+ * @param topic The topic(s) of the message acknowledged.
+ * @param code 200, or the error code.
+ * @param msg What happened.
+ * @param data The client's current topics, or the error's issues.
+ * @returns The serialised ack.
+ */
+export function ackText(
+  src: string,
+  id: MessageId | undefined,
+  topic: unknown,
+  code: number,
+  msg: string,
+  data?: unknown,
+): string {
+  return JSON.stringify({ mode: "pub_sub", action: "ack", src, id, topic, code, msg, data });
+}
+
+/**
+ * A message published on a topic, as subscribers receive it.
+ *
+ * @param src The publisher's `src`.
+ * @param topic The topic.
+ * @param fields The publisher's code, msg and data, unchanged.
+ * @param retained Set when replayed on subscribe.
+ * @returns The serialised delivery.
+ */
+export function deliveryText(
+  src: string | undefined,
+  topic: string,
+  fields: Outgoing,
+  retained?: boolean,
+): string {
+  return JSON.stringify({
+    mode: "pub_sub",
+    action: "pub",
+    src,
+    topic,
+    code: fields.code ?? 200,
+    msg: fields.msg ?? "",
+    data: fields.data,
+    retained: retained || undefined,
+  });
+}

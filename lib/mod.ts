@@ -1,0 +1,40 @@
+/**
+ * The public API of Switchboard: what command files, topic files and embedding programs import.
+ *
+ * @example
+ * ```ts
+ * import { defineCommand, z } from "../lib/mod.ts";
+ * export default defineCommand({
+ *   kwargs: z.object({ name: z.string() }),
+ *   handle: (ctx) => [`hello ${ctx.kwargs.name}`],
+ * });
+ * ```
+ * @module
+ */
+export { z } from "zod";
+export { CommandError, StartupError } from "./errors.ts";
+export { defineCommand, reply } from "./command.ts";
+export type {
+  ClientInfo,
+  CommandContext,
+  CommandDefinition,
+  CommandHandler,
+  OffloadOptions,
+  PublishMessage,
+} from "./command.ts";
+export { defineTopic } from "./topic.ts";
+export type { TopicContext, TopicDefinition, TopicResult } from "./topic.ts";
+export { createServer, Switchboard } from "./server.ts";
+export type { ServerOptions } from "./server.ts";
+export type { Manifest } from "./routes.ts";
+export type { Config } from "./config.ts";
+export { Code } from "./protocol.ts";
+export type {
+  ClientMessage,
+  MessageId,
+  Outgoing,
+  PubSubMessage,
+  RequestMessage,
+} from "./protocol.ts";
+export type { Target } from "./broker/broker.ts";
+export type { WorkerContext } from "./worker_api.ts";

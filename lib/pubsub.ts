@@ -1,0 +1,251 @@
+/**
+ * Publish/subscribe on this node: sub, unsub and pub from clients, publishes from server code,
+ * retained values and topic callbacks. A publish is serialised once and the same string goes to
+ * every subscriber; the broker carries it to other nodes.
+ */
+import type { Connection } from "./connection.ts";
+import type { PubSubMessage } from "./protocol.ts";
+import { Code, describeIssues, issuesToData } from "./protocol.ts";
+import { ackText, deliveryText } from "./messages.ts";
+import { checkTopic, type CheckTopicOptions, TopicTree } from "./topic_tree.ts";
+import type { TopicCallback, TopicResult } from "./topic.ts";
+import type { PublishMessage } from "./command.ts";
+import type { Broker, BrokerSink, Target } from "./broker/broker.ts";
+import type { Config } from "./config.ts";
+import type { Logger } from "./log.ts";
+import { canPublish, canSubscribe } from "./permissions.ts";
+
+/** What pub/sub needs from the server. */
+export interface PubSubHost {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly topics: Map<string, TopicCallback>;
+  readonly connections: Set<Connection>;
+  readonly broker: Broker;
+}
+
+/** Counters for /metrics. */
+export interface PubSubStats {
+  published: number;
+  delivered: number;
+}
+
+/** The pub/sub of one node. */
+export class PubSub implements BrokerSink {
+  readonly #tree = new TopicTree<Connection>();
+  /** Local subscribers per filter: the broker subscribes on the first and leaves on the last. */
+  readonly #refs = new Map<string, number>();
+  readonly #filters: CheckTopicOptions;
+  readonly #names: CheckTopicOptions;
+  readonly stats: PubSubStats = { published: 0, delivered: 0 };
+
+  constructor(private readonly host: PubSubHost) {
+    const { MAX_TOPIC_LENGTH: maxLength, MAX_TOPIC_LEVELS: maxLevels } = host.config;
+    this.#filters = { wildcards: true, maxLength, maxLevels };
+    this.#names = { wildcards: false, maxLength, maxLevels };
+  }
+
+  /** The number of (filter, client) subscriptions on this node. */
+  get subscriptions(): number {
+    return this.#tree.size;
+  }
+
+  /**
+   * Handles a client's sub, unsub or pub.
+   *
+   * @param conn The client.
+   * @param msg The checked message.
+   */
+  handle(conn: Connection, msg: PubSubMessage): void {
+    if (msg.action === "pub") this.#clientPublish(conn, msg);
+    else if (msg.action === "sub") this.#subscribe(conn, msg);
+    else this.#unsubscribe(conn, msg);
+  }
+
+  #ack(conn: Connection, msg: PubSubMessage, code: number, text: string, data?: unknown): void {
+    conn.send(
+      ackText(this.host.config.SERVER_SRC, msg.id, msg.topic, code, text, data ?? [...conn.topics]),
+    );
+  }
+
+  #subscribe(conn: Connection, msg: PubSubMessage): void {
+    const filters = typeof msg.topic === "string" ? [msg.topic] : msg.topic;
+    for (const filter of filters) {
+      const error = checkTopic(filter, this.#filters);
+      if (error !== null) return this.#ack(conn, msg, Code.BAD_REQUEST, error);
+      if (conn.auth !== undefined && !canSubscribe(conn.auth.permissions, filter)) {
+        return this.#ack(
+          conn,
+          msg,
+          Code.FORBIDDEN,
+          `Forbidden: subscribe to ${JSON.stringify(filter)}`,
+        );
+      }
+    }
+    const added = [...new Set(filters)].filter((f) => !conn.topics.has(f));
+    const limit = this.host.config.MAX_SUBSCRIPTIONS;
+    if (conn.topics.size + added.length > limit) {
+      return this.#ack(conn, msg, Code.BAD_REQUEST, `Too many subscriptions (limit ${limit})`);
+    }
+    for (const filter of added) {
+      conn.topics.add(filter);
+      this.#tree.add(filter, conn);
+      const n = this.#refs.get(filter) ?? 0;
+      this.#refs.set(filter, n + 1);
+      if (n === 0) this.host.broker.subscribe(filter);
+    }
+    this.#ack(conn, msg, Code.OK, "subscribed");
+    for (const filter of added) this.#replay(conn, filter);
+  }
+
+  #replay(conn: Connection, filter: string): void {
+    const sent = this.host.broker.retained(filter, (_topic, text) => conn.send(text));
+    if (sent instanceof Promise) {
+      sent.catch((err) => this.host.log.warn(`Retained values of ${filter} not replayed: ${err}`));
+    }
+  }
+
+  #unsubscribe(conn: Connection, msg: PubSubMessage): void {
+    const filters = typeof msg.topic === "string" ? [msg.topic] : msg.topic;
+    for (const filter of filters) this.#drop(conn, filter);
+    this.#ack(conn, msg, Code.OK, "unsubscribed");
+  }
+
+  #drop(conn: Connection, filter: string): void {
+    if (!conn.topics.delete(filter)) return;
+    this.#tree.remove(filter, conn);
+    const n = (this.#refs.get(filter) ?? 1) - 1;
+    if (n > 0) this.#refs.set(filter, n);
+    else {
+      this.#refs.delete(filter);
+      this.host.broker.unsubscribe(filter);
+    }
+  }
+
+  /** Removes a closed client's subscriptions, so it costs nothing afterwards. */
+  removeConnection(conn: Connection): void {
+    for (const filter of [...conn.topics]) this.#drop(conn, filter);
+  }
+
+  #clientPublish(conn: Connection, msg: PubSubMessage): void {
+    const topic = msg.topic;
+    if (typeof topic !== "string") {
+      return this.#ack(conn, msg, Code.BAD_REQUEST, "Publish takes one topic, not a list");
+    }
+    const error = checkTopic(topic, this.#names);
+    if (error !== null) return this.#ack(conn, msg, Code.BAD_REQUEST, error);
+    if (conn.auth !== undefined && !canPublish(conn.auth.permissions, topic)) {
+      return this.#ack(conn, msg, Code.FORBIDDEN, `Forbidden: publish to ${JSON.stringify(topic)}`);
+    }
+    const callback = this.host.topics.get(topic);
+    let published: PubSubMessage = msg;
+    if (callback?.data !== undefined) {
+      const checked = callback.data.safeParse(msg.data);
+      if (!checked.success) {
+        const issues = checked.error.issues.map((i) => ({ ...i, path: ["data", ...i.path] }));
+        return this.#ack(
+          conn,
+          msg,
+          Code.BAD_REQUEST,
+          `Invalid data: ${describeIssues(issues)}`,
+          issuesToData(issues),
+        );
+      }
+      published = { ...msg, data: checked.data };
+    }
+    const text = deliveryText(msg.src ?? conn.src, topic, msg);
+    if (msg.retain === true) {
+      const stored = this.#retain(topic, msg, conn.src);
+      if (stored !== null) return this.#ack(conn, msg, Code.BAD_REQUEST, stored);
+    }
+    this.#ack(conn, msg, Code.OK, "published");
+    this.#send(topic, text);
+    if (callback !== undefined) this.#runCallback(callback, conn, published);
+  }
+
+  /** Stores or clears a retained value; returns an error message when the store is full. */
+  #retain(topic: string, fields: PublishMessage, src: string | undefined): string | null {
+    try {
+      if (fields.data === null) this.host.broker.retain(topic, null);
+      else this.host.broker.retain(topic, deliveryText(fields.src ?? src, topic, fields, true));
+      return null;
+    } catch (err) {
+      return err instanceof RangeError ? err.message : String(err);
+    }
+  }
+
+  /** Delivers locally and hands the same string to the broker for other nodes. */
+  #send(topic: string, text: string): void {
+    this.stats.published++;
+    this.deliver(topic, text);
+    this.host.broker.publish(topic, text);
+  }
+
+  /**
+   * Delivers a serialised publish to this node's subscribers.
+   *
+   * @param topic The topic published on.
+   * @param text The serialised delivery.
+   */
+  deliver(topic: string, text: string): void {
+    let n = 0;
+    this.#tree.match(topic, (conn) => {
+      if (conn.send(text)) n++;
+    });
+    this.stats.delivered += n;
+  }
+
+  broadcast(text: string): void {
+    for (const conn of this.host.connections) conn.send(text);
+  }
+
+  sendTo(target: Target, text: string): void {
+    for (const conn of this.host.connections) {
+      if ("id" in target ? conn.id === target.id : conn.src === target.src) conn.send(text);
+    }
+  }
+
+  /**
+   * Publishes from server code: a handler's `ctx.publish`, `server.publish` or a callback's
+   * result. Runs no topic callback (no loops).
+   *
+   * @param topic The topic (no wildcards).
+   * @param msg The payload; `retain` keeps it as the topic's value.
+   * @throws {TypeError} When the topic is invalid.
+   */
+  publish(topic: string, msg: PublishMessage): void {
+    const error = checkTopic(topic, this.#names);
+    if (error !== null) throw new TypeError(error);
+    const text = deliveryText(msg.src ?? this.host.config.SERVER_SRC, topic, msg);
+    if (msg.retain === true) {
+      const stored = this.#retain(topic, msg, this.host.config.SERVER_SRC);
+      if (stored !== null) throw new RangeError(stored);
+    }
+    this.#send(topic, text);
+  }
+
+  async #runCallback(callback: TopicCallback, conn: Connection, msg: PubSubMessage): Promise<void> {
+    let result: TopicResult;
+    try {
+      result = await callback.onPublish(msg, {
+        topic: callback.topic,
+        client: conn,
+        log: this.host.log,
+      });
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.host.log.error(`Topic callback "${callback.topic}" failed: ${e.message}`, {
+        stack: e.stack,
+      });
+      return;
+    }
+    if (result === undefined || result === null) return;
+    for (const out of Array.isArray(result) ? result : [result]) {
+      try {
+        this.publish(callback.topic, out);
+      } catch (err) {
+        this.host.log.error(`Topic callback "${callback.topic}" returned a bad message: ${err}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The routes file's shape and its loading: turns the generated manifest into the command table,
+ * the topic callbacks and the worker modules, refusing what would be ambiguous at run time.
+ */
+import { StartupError } from "./errors.ts";
+import { type Command, toCommand } from "./command.ts";
+import { type TopicCallback, toTopicCallback } from "./topic.ts";
+
+/** What `routes.gen.ts` exports: every module by its path-derived name. */
+export interface Manifest {
+  /** Command modules by file name (without `.ts`). */
+  commands: Record<string, { default?: unknown }>;
+  /** Topic callback modules by topic (folder levels joined with `/`). */
+  topics: Record<string, { default?: unknown }>;
+  /** Worker module URLs by file name. */
+  workers: Record<string, string>;
+}
+
+/** The loaded routes. */
+export interface Routes {
+  /** Commands by lower-case name. */
+  commands: Map<string, Command>;
+  /** Topic callbacks by topic. */
+  topics: Map<string, TopicCallback>;
+  /** Worker module URLs by name. */
+  workers: Record<string, string>;
+}
+
+/**
+ * Loads a manifest.
+ *
+ * @param manifest The routes file's default export.
+ * @returns The command table, topic callbacks and workers.
+ * @throws {StartupError} When a module has no usable default export, or two command files map
+ * to the same case-insensitive name.
+ */
+export function loadRoutes(manifest: Partial<Manifest>): Routes {
+  const commands = new Map<string, Command>();
+  const origin = new Map<string, string>();
+  for (const [name, mod] of Object.entries(manifest.commands ?? {})) {
+    const key = name.toLowerCase();
+    const other = origin.get(key);
+    if (other !== undefined) {
+      throw new StartupError(
+        `Commands "${other}" and "${name}" both map to "${key}" (names match case-insensitively): rename commands/${name}.ts`,
+      );
+    }
+    const command = toCommand(name, mod.default);
+    if (command === null) throw new StartupError(badExport("command", `commands/${name}.ts`, mod));
+    origin.set(key, name);
+    commands.set(key, command);
+  }
+  const topics = new Map<string, TopicCallback>();
+  for (const [topic, mod] of Object.entries(manifest.topics ?? {})) {
+    const callback = toTopicCallback(topic, mod.default);
+    if (callback === null) {
+      throw new StartupError(badExport("topic callback", `topics/${topic}.ts`, mod));
+    }
+    topics.set(topic, callback);
+  }
+  return { commands, topics, workers: { ...manifest.workers } };
+}
+
+function badExport(kind: string, file: string, mod: { default?: unknown }): string {
+  return mod.default === undefined
+    ? `Cannot load ${kind} ${file}: no default export (add \`export default ...\`)`
+    : `Cannot load ${kind} ${file}: the default export is not a function or a define*() object`;
+}
+
+/**
+ * Adds one command to a command table, as `server.command()` does.
+ *
+ * @param commands The table.
+ * @param name The command's name.
+ * @param exported A handler function or a `defineCommand` object.
+ * @throws {TypeError} When the export is not usable.
+ */
+export function addCommand(commands: Map<string, Command>, name: string, exported: unknown): void {
+  const command = toCommand(name, exported);
+  if (command === null) {
+    throw new TypeError(
+      `Cannot add command "${name}": expected a function or defineCommand({...})`,
+    );
+  }
+  commands.set(name.toLowerCase(), command);
+}

@@ -1,0 +1,345 @@
+/**
+ * The server: the only file that calls `Deno.serve` and `Deno.upgradeWebSocket`. It accepts
+ * clients, checks each frame, hands it to the router, and offers the programmatic API
+ * (`command`, `publish`, `broadcast`, `sendTo`, `offload`, `shutdown`).
+ */
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type Config, type ConfigInput, parseConfig } from "./config.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { Connection, ConnectionState } from "./connection.ts";
+import { Router } from "./router.ts";
+import { addCommand, loadRoutes, type Manifest, type Routes } from "./routes.ts";
+import { Code, type MessageId, type Outgoing, parseFrame } from "./protocol.ts";
+import { ackText, replyText } from "./messages.ts";
+import { Metrics } from "./metrics.ts";
+import { PubSub } from "./pubsub.ts";
+import type { Broker, Target } from "./broker/broker.ts";
+import { createBroker } from "./broker/mod.ts";
+import { WorkerPool } from "./worker_pool.ts";
+import type { Command, OffloadOptions, PublishMessage } from "./command.ts";
+import type { TopicCallback } from "./topic.ts";
+import { handleHttp } from "./http.ts";
+import { ROUTES_FILE } from "./routes_gen.ts";
+
+/** Options of `createServer`: any setting (as `port` or `PORT`), plus where the app is. */
+export interface ServerOptions extends Record<string, unknown> {
+  /** The app folder; its routes.gen.ts is loaded when `routes` is not given. */
+  root?: string;
+  /** The routes manifest (main.ts imports routes.gen.ts statically and passes it). */
+  routes?: Partial<Manifest>;
+  /** A logger; by default one from LOG_LEVEL and LOG_FORMAT. */
+  logger?: Logger;
+}
+
+/**
+ * Creates and starts a server.
+ *
+ * @param options Settings (`port`, `maxClients` or `MAX_CLIENTS`, …), `root` or `routes`.
+ * @returns The running server; `await server.shutdown()` stops it.
+ * @throws {StartupError} On a bad setting or a bad routes file.
+ * @example
+ * ```ts
+ * const server = await createServer({ port: 0, root: import.meta.dirname });
+ * server.command("web", () => {});
+ * await server.shutdown();
+ * ```
+ */
+export async function createServer(options: ServerOptions = {}): Promise<Switchboard> {
+  const input: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) input[toEnvName(key)] = value;
+  const config = parseConfig(input as ConfigInput);
+  let manifest = options.routes;
+  if (manifest === undefined && options.root !== undefined) {
+    const url = pathToFileURL(join(resolve(options.root), ROUTES_FILE)).href;
+    manifest = (await import(url)).default as Manifest;
+  }
+  const server = new Switchboard(config, loadRoutes(manifest ?? {}), options.logger);
+  await server.listen();
+  return server;
+}
+
+function toEnvName(key: string): string {
+  return /[a-z]/.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase() : key;
+}
+
+/** A running Switchboard server. */
+export class Switchboard {
+  readonly log: Logger;
+  readonly commands: Map<string, Command>;
+  readonly topics: Map<string, TopicCallback>;
+  readonly connections = new Set<Connection>();
+  readonly metrics = new Metrics();
+  readonly broker: Broker;
+  readonly pubsub: PubSub;
+  readonly pool: WorkerPool;
+  readonly router: Router;
+  readonly startedAt = Date.now();
+  #http: Deno.HttpServer<Deno.NetAddr> | undefined;
+  #closing = false;
+  #closed: Promise<void> | undefined;
+
+  constructor(readonly config: Config, routes: Routes, logger?: Logger) {
+    this.log = logger ?? createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
+    this.commands = routes.commands;
+    this.topics = routes.topics;
+    this.broker = createBroker(config, this.pubsubSink());
+    this.pubsub = new PubSub(this);
+    this.pool = new WorkerPool(routes.workers, {
+      size: config.WORKERS,
+      queueLimit: config.WORKER_QUEUE,
+      timeoutMs: config.WORKER_TIMEOUT_MS,
+      stuckLimit: config.WORKER_STUCK_LIMIT,
+      log: (level, msg, extra) => this.log[level](msg, extra),
+    });
+    this.router = new Router(this);
+  }
+
+  /** The broker hands other nodes' traffic to pub/sub, which exists only after the broker. */
+  private pubsubSink() {
+    return {
+      deliver: (topic: string, text: string) => this.pubsub.deliver(topic, text),
+      broadcast: (text: string) => this.pubsub.broadcast(text),
+      sendTo: (target: Target, text: string) => this.pubsub.sendTo(target, text),
+    };
+  }
+
+  /** The port listened on (useful with `port: 0`). */
+  get port(): number {
+    return this.#http?.addr.port ?? 0;
+  }
+
+  /** The address listened on. */
+  get hostname(): string {
+    return this.#http?.addr.hostname ?? this.config.HOST;
+  }
+
+  /** Starts listening; createServer calls it. */
+  listen(): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#http = Deno.serve({
+      port: this.config.PORT,
+      hostname: this.config.HOST,
+      onListen: ({ hostname, port }) => {
+        this.log.info(`Switchboard listening on ws://${hostname}:${port}/`, {
+          commands: this.commands.size,
+          broker: this.broker.kind,
+        });
+        resolve();
+      },
+    }, (req, info) => this.#request(req, info));
+    return promise;
+  }
+
+  #request(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response | Promise<Response> {
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return handleHttp(this, req);
+    const ip = info.remoteAddr.hostname; // must be read before upgrading: it throws afterwards
+    if (this.#closing) return new Response("Server is shutting down", { status: 503 });
+    const url = new URL(req.url);
+    const batch = url.searchParams.get("batch") === "1";
+    const { socket, response } = Deno.upgradeWebSocket(req, {
+      idleTimeout: this.config.IDLE_TIMEOUT_S,
+    });
+    const conn = new Connection(
+      socket,
+      ip,
+      {
+        sendBufferBytes: this.config.SEND_BUFFER_BYTES,
+        slowClientMs: this.config.SLOW_CLIENT_MS,
+      },
+      this.metrics.send,
+      batch,
+    );
+    conn.src = url.searchParams.get("src") ?? undefined;
+    socket.onopen = () => this.#open(conn);
+    socket.onmessage = (e) => this.#message(conn, e.data);
+    socket.onclose = () => this.#close(conn);
+    socket.onerror = () => {}; // the close event follows and does the cleanup
+    return response;
+  }
+
+  #open(conn: Connection): void {
+    if (this.connections.size >= this.config.MAX_CLIENTS) {
+      this.metrics.connectionsRefused++;
+      conn.send(replyText(this.config.SERVER_SRC, undefined, undefined, {
+        code: Code.UNAVAILABLE,
+        msg: `Client limit reached (${this.config.MAX_CLIENTS})`,
+      }));
+      conn.close(1013, "Client limit reached");
+      return;
+    }
+    this.connections.add(conn);
+    this.metrics.connectionsTotal++;
+  }
+
+  #message(conn: Connection, data: unknown): void {
+    if (conn.state !== ConnectionState.Open) return;
+    this.metrics.framesIn++;
+    if (typeof data !== "string") {
+      this.#error(conn, Code.BAD_REQUEST, "Binary frames are not supported: send JSON text");
+      return;
+    }
+    const max = this.config.MAX_MESSAGE_BYTES;
+    if (
+      data.length > max || (data.length * 3 > max && new TextEncoder().encode(data).length > max)
+    ) {
+      this.metrics.tooLarge++;
+      this.#error(conn, Code.TOO_LARGE, `Message too large (limit ${max} bytes)`);
+      return;
+    }
+    if (conn.batch && data.includes("\n")) {
+      for (const line of data.split("\n")) if (line.trim() !== "") this.#frame(conn, line);
+      return;
+    }
+    this.#frame(conn, data);
+  }
+
+  #frame(conn: Connection, text: string): void {
+    const checked = parseFrame(text, { maxDepth: this.config.MAX_DEPTH });
+    if (checked.ok) {
+      this.router.handle(conn, checked.message);
+      return;
+    }
+    this.#error(conn, checked.code, checked.msg, checked.data, checked.id, checked.mode);
+  }
+
+  #error(
+    conn: Connection,
+    code: number,
+    msg: string,
+    data?: unknown,
+    id?: MessageId,
+    mode?: string,
+  ): void {
+    this.metrics.badFrames++;
+    const src = this.config.SERVER_SRC;
+    conn.send(
+      mode === "pub_sub"
+        ? ackText(src, id, undefined, code, msg, data)
+        : replyText(src, id, undefined, { code, msg, data }),
+    );
+  }
+
+  #close(conn: Connection): void {
+    if (conn.state === ConnectionState.Closed) return; // onclose can fire twice for one socket
+    conn.state = ConnectionState.Closed;
+    this.connections.delete(conn);
+    const reason = new DOMException("Client left", "AbortError");
+    conn.serial?.cancel(reason);
+    for (const run of [...conn.running.values()]) run.cancel(reason);
+    conn.serialQueue.length = 0;
+    this.pubsub.removeConnection(conn);
+  }
+
+  /**
+   * Adds or replaces a command.
+   *
+   * @param name The command's name (matched case-insensitively).
+   * @param handler A function or a `defineCommand({...})` object.
+   * @returns This server.
+   */
+  command(name: string, handler: unknown): this {
+    addCommand(this.commands, name, handler);
+    return this;
+  }
+
+  /**
+   * Publishes on a topic, to subscribers on every node; runs no topic callback.
+   *
+   * @param topic The topic (no wildcards).
+   * @param msg The payload; `retain: true` keeps it as the topic's value.
+   */
+  publish(topic: string, msg: PublishMessage): void {
+    this.pubsub.publish(topic, msg);
+  }
+
+  /**
+   * Sends a reply-shaped message without `id` to every client on every node.
+   *
+   * @param msg The payload (`code` 200 and `msg` "success" unless given).
+   */
+  broadcast(msg: Outgoing): void {
+    const text = replyText(this.config.SERVER_SRC, undefined, undefined, msg);
+    this.pubsub.broadcast(text);
+    this.broker.broadcast(text);
+  }
+
+  /**
+   * Sends a reply-shaped message without `id` to the clients with a role or an id.
+   *
+   * @param target `{ src: "front" }` or `{ id: connectionId }`.
+   * @param msg The payload.
+   */
+  sendTo(target: Target, msg: Outgoing): void {
+    const text = replyText(this.config.SERVER_SRC, undefined, undefined, msg);
+    this.pubsub.sendTo(target, text);
+    this.broker.sendTo(target, text);
+  }
+
+  /**
+   * Runs `workers/<name>.ts` in the worker pool.
+   *
+   * @param name The worker's name.
+   * @param input Its input (structured clone; transfer ArrayBuffers with `transfer`).
+   * @param options Transfer list, signal and time limit.
+   * @returns The worker function's result.
+   */
+  offload<T = unknown>(name: string, input: unknown, options?: OffloadOptions): Promise<T> {
+    return this.pool.run<T>(name, input, options);
+  }
+
+  /** Counts a finished request (the router's hook). */
+  countRequest(command: string, code: number, ms: number): void {
+    this.metrics.countRequest(command, code, ms);
+  }
+
+  /** Handles sub, unsub and pub (the router's hook). */
+  handlePubSub(conn: Connection, msg: Parameters<PubSub["handle"]>[1]): void {
+    this.pubsub.handle(conn, msg);
+  }
+
+  /** Whether the server is stopping. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /** `ok`, or `degraded` when the broker is down or workers are stuck. */
+  get status(): "ok" | "degraded" {
+    return this.broker.healthy && !this.pool.degraded ? "ok" : "degraded";
+  }
+
+  /** Running commands on all connections. */
+  get running(): number {
+    let n = 0;
+    for (const conn of this.connections) n += conn.running.size + (conn.serial === null ? 0 : 1);
+    return n;
+  }
+
+  /**
+   * Stops gracefully: refuses new clients, lets running commands finish for up to the grace
+   * period, cancels what is left (503), closes clients with 1001 and stops listening.
+   *
+   * @param graceMs How long running commands may take (SHUTDOWN_GRACE_MS by default).
+   */
+  shutdown(graceMs = this.config.SHUTDOWN_GRACE_MS): Promise<void> {
+    return this.#closed ??= this.#shutdown(graceMs);
+  }
+
+  async #shutdown(graceMs: number): Promise<void> {
+    this.#closing = true;
+    const deadline = Date.now() + graceMs;
+    while (this.running > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const reason = new DOMException("Server is shutting down", "AbortError");
+    for (const conn of this.connections) {
+      conn.serial?.cancel(reason);
+      for (const run of [...conn.running.values()]) run.cancel(reason);
+    }
+    for (const conn of this.connections) conn.close(1001, "Server is shutting down");
+    await this.#http?.shutdown();
+    await this.pool.close();
+    await this.broker.close();
+    this.log.info("Switchboard stopped");
+  }
+}
