@@ -5,6 +5,7 @@
 import type { ClientMessage, MessageId } from "./protocol.ts";
 import type { ClientInfo } from "./command.ts";
 import type { Principal } from "./auth.ts";
+import type { TokenBucket } from "./rate_limit.ts";
 
 /** The part of a WebSocket a connection uses (server.ts passes Deno's). */
 export interface SocketLike {
@@ -64,6 +65,10 @@ export class Connection implements ClientInfo {
   serial: RunningCommand | null = null;
   /** Messages without id waiting for `serial` to finish. */
   readonly serialQueue: ClientMessage[] = [];
+  /** The per-connection rate limit, when RATE_LIMIT is on. */
+  bucket: TokenBucket | undefined;
+  /** Closes the socket when the client's token expires. */
+  expiry: ReturnType<typeof setTimeout> | undefined;
   /** Deliveries dropped because the client did not read. */
   dropped = 0;
   #overSince = 0;

@@ -5,6 +5,7 @@
 import { StartupError } from "./errors.ts";
 import { type Command, toCommand } from "./command.ts";
 import { type TopicCallback, toTopicCallback } from "./topic.ts";
+import type { AuthHook } from "./auth.ts";
 
 /** What `routes.gen.ts` exports: every module by its path-derived name. */
 export interface Manifest {
@@ -14,6 +15,8 @@ export interface Manifest {
   topics: Record<string, { default?: unknown }>;
   /** Worker module URLs by file name. */
   workers: Record<string, string>;
+  /** The optional auth.ts of the app root. */
+  auth?: { default?: unknown };
 }
 
 /** The loaded routes. */
@@ -24,6 +27,8 @@ export interface Routes {
   topics: Map<string, TopicCallback>;
   /** Worker module URLs by name. */
   workers: Record<string, string>;
+  /** The custom authentication hook from auth.ts. */
+  auth?: AuthHook;
 }
 
 /**
@@ -58,7 +63,16 @@ export function loadRoutes(manifest: Partial<Manifest>): Routes {
     }
     topics.set(topic, callback);
   }
-  return { commands, topics, workers: { ...manifest.workers } };
+  let auth: AuthHook | undefined;
+  if (manifest.auth !== undefined) {
+    if (typeof manifest.auth.default !== "function") {
+      throw new StartupError(
+        "Cannot load auth.ts: the default export must be a function (request, info) => principal | null",
+      );
+    }
+    auth = manifest.auth.default as AuthHook;
+  }
+  return { commands, topics, workers: { ...manifest.workers }, auth };
 }
 
 function badExport(kind: string, file: string, mod: { default?: unknown }): string {

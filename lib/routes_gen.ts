@@ -6,6 +6,7 @@
  * (exit 1 when stale), `--root DIR` for another app folder.
  */
 import { readdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import { StartupError } from "./errors.ts";
@@ -24,6 +25,8 @@ export interface RouteFiles {
   commands: string[];
   topics: string[];
   workers: string[];
+  /** `auth.ts` when the app root has one (the custom authentication hook). */
+  auth?: string;
 }
 
 /**
@@ -37,6 +40,7 @@ export async function findRouteFiles(root: string): Promise<RouteFiles> {
     commands: await list(root, "commands", false),
     topics: await list(root, "topics", true),
     workers: await list(root, "workers", false),
+    auth: existsSync(join(root, "auth.ts")) ? "auth.ts" : undefined,
   };
 }
 
@@ -97,6 +101,7 @@ export function renderRoutes(files: RouteFiles, libImport = "./lib/mod.ts"): str
     const name = path.slice("workers/".length).replace(SOURCE, "");
     return `    ${JSON.stringify(name)}: import.meta.resolve("./${path}"),`;
   });
+  if (files.auth !== undefined) imports.push(`import * as $auth from "./${files.auth}";`);
   const block = (key: string, lines: string[]) =>
     lines.length ? `  ${key}: {\n${lines.join("\n")}\n  },` : `  ${key}: {},`;
   return [
@@ -108,6 +113,7 @@ export function renderRoutes(files: RouteFiles, libImport = "./lib/mod.ts"): str
     block("commands", commands),
     block("topics", topics),
     block("workers", workers),
+    ...(files.auth !== undefined ? ["  auth: $auth,"] : []),
     "} satisfies Manifest;",
     "",
   ].join("\n");

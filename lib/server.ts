@@ -21,6 +21,9 @@ import type { Command, OffloadOptions, PublishMessage } from "./command.ts";
 import type { TopicCallback } from "./topic.ts";
 import { handleHttp } from "./http.ts";
 import { ROUTES_FILE } from "./routes_gen.ts";
+import { Gate } from "./admission.ts";
+import type { Principal } from "./auth.ts";
+import { TokenBucket } from "./rate_limit.ts";
 
 /** Options of `createServer`: any setting (as `port` or `PORT`), plus where the app is. */
 export interface ServerOptions extends Record<string, unknown> {
@@ -74,6 +77,7 @@ export class Switchboard {
   readonly pubsub: PubSub;
   readonly pool: WorkerPool;
   readonly router: Router;
+  readonly gate: Gate;
   readonly startedAt = Date.now();
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   #closing = false;
@@ -93,6 +97,7 @@ export class Switchboard {
       log: (level, msg, extra) => this.log[level](msg, extra),
     });
     this.router = new Router(this);
+    this.gate = new Gate(config, this.log, routes.auth);
   }
 
   /** The broker hands other nodes' traffic to pub/sub, which exists only after the broker. */
@@ -134,9 +139,19 @@ export class Switchboard {
   #request(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response | Promise<Response> {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return handleHttp(this, req);
     const ip = info.remoteAddr.hostname; // must be read before upgrading: it throws afterwards
-    if (this.#closing) return new Response("Server is shutting down", { status: 503 });
+    if (this.#closing) return new Response("Server is shutting down\n", { status: 503 });
+    return this.gate.admit(req, info, ip).then((admission) => {
+      if (!admission.ok) {
+        this.metrics.connectionsRefused++;
+        return admission.response;
+      }
+      if (this.#closing) return new Response("Server is shutting down\n", { status: 503 });
+      return this.#upgrade(req, ip, admission.principal);
+    });
+  }
+
+  #upgrade(req: Request, ip: string, principal: Principal | undefined): Response {
     const url = new URL(req.url);
-    const batch = url.searchParams.get("batch") === "1";
     const { socket, response } = Deno.upgradeWebSocket(req, {
       idleTimeout: this.config.IDLE_TIMEOUT_S,
     });
@@ -148,9 +163,18 @@ export class Switchboard {
         slowClientMs: this.config.SLOW_CLIENT_MS,
       },
       this.metrics.send,
-      batch,
+      url.searchParams.get("batch") === "1",
     );
     conn.src = url.searchParams.get("src") ?? undefined;
+    conn.auth = principal;
+    conn.principal = principal?.id;
+    const rate = this.config.RATE_LIMIT;
+    if (rate > 0) {
+      conn.bucket = new TokenBucket(rate, this.config.RATE_BURST ?? 2 * rate, {
+        disconnectAfterMs: this.config.RATE_ABUSE_SECONDS * 1000,
+      });
+    }
+    this.gate.opened(ip);
     socket.onopen = () => this.#open(conn);
     socket.onmessage = (e) => this.#message(conn, e.data);
     socket.onclose = () => this.#close(conn);
@@ -170,6 +194,16 @@ export class Switchboard {
     }
     this.connections.add(conn);
     this.metrics.connectionsTotal++;
+    const expiresAt = conn.auth?.expiresAt;
+    if (expiresAt !== undefined) {
+      // Deno timers are 32-bit: a far-off expiry is re-armed when the first timer fires.
+      const arm = () => {
+        const left = expiresAt - Date.now();
+        if (left <= 0) return conn.close(1008, "Token expired");
+        conn.expiry = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+      };
+      arm();
+    }
   }
 
   #message(conn: Connection, data: unknown): void {
@@ -195,6 +229,13 @@ export class Switchboard {
   }
 
   #frame(conn: Connection, text: string): void {
+    const bucket = conn.bucket;
+    if (bucket !== undefined && !bucket.take()) {
+      this.metrics.rateLimited++;
+      this.#error(conn, Code.RATE_LIMITED, "Rate limit exceeded: slow down");
+      if (bucket.shouldDisconnect()) conn.close(1008, "Rate limit exceeded");
+      return;
+    }
     const checked = parseFrame(text, { maxDepth: this.config.MAX_DEPTH });
     if (checked.ok) {
       this.router.handle(conn, checked.message);
@@ -224,6 +265,8 @@ export class Switchboard {
     if (conn.state === ConnectionState.Closed) return; // onclose can fire twice for one socket
     conn.state = ConnectionState.Closed;
     this.connections.delete(conn);
+    this.gate.closed(conn.ip);
+    clearTimeout(conn.expiry);
     const reason = new DOMException("Client left", "AbortError");
     conn.serial?.cancel(reason);
     for (const run of [...conn.running.values()]) run.cancel(reason);
