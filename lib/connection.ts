@@ -48,6 +48,21 @@ export interface SendStats {
 
 let nextId = 0;
 
+/** Batching clients with joined messages waiting; one timer checks them all. */
+const waiting = new Set<Connection>();
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+function scheduleFlush(conn: Connection): void {
+  waiting.add(conn);
+  flushTimer ??= setTimeout(flushWaiting, 0);
+}
+
+function flushWaiting(): void {
+  flushTimer = undefined;
+  for (const conn of waiting) if (conn.flush()) waiting.delete(conn);
+  if (waiting.size > 0) flushTimer = setTimeout(flushWaiting, 0);
+}
+
 /** One connected client. */
 export class Connection implements ClientInfo {
   /** Server-assigned id, unique in this process. */
@@ -72,6 +87,9 @@ export class Connection implements ClientInfo {
   /** Deliveries dropped because the client did not read. */
   dropped = 0;
   #overSince = 0;
+  /** Messages joined for a batching client, waiting for the socket to finish writing. */
+  #pending: string | undefined;
+  #pendingBytes = 0;
 
   /**
    * @param socket The socket, adapted.
@@ -100,10 +118,45 @@ export class Connection implements ClientInfo {
   send(text: string): boolean {
     if (this.state !== ConnectionState.Open) return false;
     const buffered = this.socket.bufferedAmount;
-    if (buffered > this.limits.sendBufferBytes) return this.#overBudget();
+    if (buffered + this.#pendingBytes > this.limits.sendBufferBytes) return this.#overBudget();
     if (this.#overSince !== 0) this.#overSince = 0;
-    this.socket.send(text);
     this.stats.sent++;
+    if (this.batch) {
+      // Join what waits for this client: messages of the same turn, or sent while the socket is
+      // still writing earlier bytes. The first message of an idle socket goes at once.
+      if (this.#pending !== undefined) {
+        this.#pending += "\n" + text;
+        this.#pendingBytes += text.length + 1;
+        return true;
+      }
+      if (buffered > 0) {
+        this.#pending = text;
+        this.#pendingBytes = text.length;
+        scheduleFlush(this);
+        return true;
+      }
+    }
+    this.socket.send(text);
+    return true;
+  }
+
+  /**
+   * Sends the joined messages once the socket has written what it had (the batch flusher calls it).
+   *
+   * @returns Whether nothing is left waiting.
+   */
+  flush(): boolean {
+    if (this.#pending === undefined) return true;
+    if (this.state !== ConnectionState.Open) {
+      this.#pending = undefined;
+      this.#pendingBytes = 0;
+      return true;
+    }
+    if (this.socket.bufferedAmount > 0) return false;
+    const text = this.#pending;
+    this.#pending = undefined;
+    this.#pendingBytes = 0;
+    this.socket.send(text);
     return true;
   }
 
