@@ -217,43 +217,28 @@ function fastValid(m: Record<string, unknown>, mode: string): boolean {
 }
 
 /**
- * Finds `__proto__` keys and nesting beyond the limit, without recursion (a hostile frame can nest
- * deeper than the stack). JSON.parse makes `__proto__` an own key, harmless until some code copies
- * the object with spread or Object.assign; refusing it keeps every later copy safe.
+ * Finds `__proto__` keys and nesting beyond the limit. JSON.parse makes `__proto__` an own key,
+ * harmless until some code copies the object with spread or Object.assign; refusing it keeps
+ * every later copy safe. The recursion stops at the limit, so a hostile frame cannot overflow it.
  */
-function unsafeShape(root: Record<string, unknown>, maxDepth: number): string | null {
-  // Most messages are flat: check the top level without allocating the stack.
-  let nested = false;
-  for (const key in root) {
-    if (key === "__proto__") return 'key "__proto__" is not allowed';
-    const v = root[key];
-    if (typeof v === "object" && v !== null) nested = true;
+function unsafeShape(node: object, maxDepth: number, depth = 1): string | null {
+  if (depth > maxDepth) return `nesting deeper than ${maxDepth} levels`;
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const v = node[i];
+      if (typeof v === "object" && v !== null) {
+        const found = unsafeShape(v, maxDepth, depth + 1);
+        if (found !== null) return found;
+      }
+    }
+    return null;
   }
-  if (Object.hasOwn(root, "__proto__")) return 'key "__proto__" is not allowed';
-  if (!nested) return null;
-  const stack: unknown[] = [root];
-  const depths: number[] = [1];
-  while (stack.length > 0) {
-    const node = stack.pop() as Record<string, unknown> | unknown[];
-    const depth = depths.pop() as number;
-    if (depth > maxDepth) return `nesting deeper than ${maxDepth} levels`;
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) {
-        const v = node[i];
-        if (typeof v === "object" && v !== null) {
-          stack.push(v);
-          depths.push(depth + 1);
-        }
-      }
-    } else {
-      if (Object.hasOwn(node, "__proto__")) return 'key "__proto__" is not allowed';
-      for (const key in node) {
-        const v = node[key];
-        if (typeof v === "object" && v !== null) {
-          stack.push(v);
-          depths.push(depth + 1);
-        }
-      }
+  if (Object.hasOwn(node, "__proto__")) return 'key "__proto__" is not allowed';
+  for (const key in node) {
+    const v = (node as Record<string, unknown>)[key];
+    if (typeof v === "object" && v !== null) {
+      const found = unsafeShape(v, maxDepth, depth + 1);
+      if (found !== null) return found;
     }
   }
   return null;

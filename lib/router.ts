@@ -84,7 +84,7 @@ export class Router {
 
   #request(conn: Connection, msg: RequestMessage): void {
     const host = this.host;
-    const command = host.commands.get(msg.command.toLowerCase());
+    const command = host.commands.get(msg.command) ?? host.commands.get(msg.command.toLowerCase());
     if (command === undefined) {
       this.#reject(conn, msg, Code.NOT_FOUND, `Unknown command: ${JSON.stringify(msg.command)}`);
       return;
