@@ -6,7 +6,7 @@ import { CommandError } from "./errors.ts";
 import { type Connection, ConnectionState, type RunningCommand } from "./connection.ts";
 import type { ClientMessage, MessageId, Outgoing, RequestMessage } from "./protocol.ts";
 import { Code } from "./protocol.ts";
-import { replyText, successText } from "./messages.ts";
+import { ackText, replyText, successText } from "./messages.ts";
 import {
   type Command,
   type CommandContext,
@@ -179,16 +179,20 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
 
   #finish(value: unknown): void {
     if (this.#done) return;
-    this.#end();
     const src = this.host.config.SERVER_SRC;
-    if (value instanceof Reply) {
-      const code = value.fields.code ?? Code.OK;
-      this.conn.send(replyText(src, this.id, this.command, value.fields));
-      this.#count(code);
-    } else {
-      this.conn.send(successText(src, this.id, this.command, value));
-      this.#count(Code.OK);
+    let text: string;
+    try {
+      text = value instanceof Reply
+        ? replyText(src, this.id, this.command, value.fields)
+        : successText(src, this.id, this.command, value);
+    } catch (err) {
+      // A BigInt or a cycle in the result: the handler's bug, reported like a throw.
+      this.#fail(new TypeError(`Cannot serialise the result: ${(err as Error).message}`));
+      return;
     }
+    this.#end();
+    this.conn.send(text);
+    this.#count(value instanceof Reply ? value.fields.code ?? Code.OK : Code.OK);
     this.#next();
   }
 
@@ -246,6 +250,27 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
       this.#waiter.promise.catch(() => {});
     }
     this.#waiter = undefined;
+    const unread = this.#inbox;
+    if (unread !== undefined && unread.length > 0 && this.conn.state === ConnectionState.Open) {
+      this.#inbox = undefined;
+      for (const msg of unread) this.#unread(msg);
+    }
+  }
+
+  /** A message of this dialogue that the handler never read still deserves a reply. */
+  #unread(msg: ClientMessage): void {
+    const src = this.host.config.SERVER_SRC;
+    const text = `Not read: command "${this.def.name}" with id ${
+      JSON.stringify(this.id)
+    } ended before reading it`;
+    this.conn.send(
+      msg.mode === "req_res"
+        ? replyText(src, msg.id, (msg as RequestMessage).command, {
+          code: Code.BAD_REQUEST,
+          msg: text,
+        })
+        : ackText(src, msg.id, msg.topic, Code.BAD_REQUEST, text),
+    );
   }
 
   #next(): void {

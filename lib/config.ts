@@ -102,7 +102,7 @@ export function loadConfig(
   try {
     values = parseArgs({ args, options, allowPositionals: false }).values as typeof values;
   } catch (err) {
-    throw new StartupError(`${(err as Error).message.split("\n")[0]}`);
+    throw new StartupError((err as Error).message.replaceAll("\n", " ").replace(/\.$/, ""));
   }
   const input: Record<string, unknown> = { ...env };
   for (const key of CONFIG_KEYS) {

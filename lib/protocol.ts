@@ -154,6 +154,8 @@ export function checkMessage(value: unknown, limits: FrameLimits): FrameCheck {
       code: mode === undefined || typeof mode !== "string" ? Code.BAD_REQUEST : Code.NOT_FOUND,
       msg: mode === undefined
         ? 'Invalid message: "mode" is required'
+        : typeof mode !== "string"
+        ? 'Invalid message: "mode" must be a string'
         : `Unknown mode: ${JSON.stringify(mode)} (expected "req_res" or "pub_sub")`,
       id,
     };
@@ -165,7 +167,9 @@ export function checkMessage(value: unknown, limits: FrameLimits): FrameCheck {
       code: typeof m.action === "string" ? Code.NOT_FOUND : Code.BAD_REQUEST,
       msg: typeof m.action === "string"
         ? `Unknown action for mode "${mode}": ${JSON.stringify(m.action)}`
-        : 'Invalid message: "action" is required',
+        : m.action === undefined
+        ? 'Invalid message: "action" is required'
+        : 'Invalid message: "action" must be a string',
       id,
       mode,
     };

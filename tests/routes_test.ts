@@ -1,0 +1,300 @@
+/**
+ * The routes file on a temporary app folder: the generator (what it lists, when it rewrites,
+ * `--check`), the refusals at start-up, and `deno task dev` picking up a new command live.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { findRouteFiles, generateRoutes, renderRoutes, ROUTES_FILE } from "../lib/routes_gen.ts";
+import { loadRoutes } from "../lib/routes.ts";
+import { createServer } from "../lib/server.ts";
+import { StartupError } from "../lib/errors.ts";
+import { createLogger } from "../lib/log.ts";
+import { Client, type Msg, req, wsUrl } from "./_client.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const LIB = new URL("../lib/mod.ts", import.meta.url).href;
+const quiet = createLogger("silent", "pretty");
+
+/** A command file that imports the framework by absolute URL (the folder is outside the repo). */
+function commandSource(result: string): string {
+  return `import { defineCommand } from ${JSON.stringify(LIB)};
+export default defineCommand({ handle: () => ${JSON.stringify(result)} });
+`;
+}
+
+/** Makes a temporary app folder with the given files; removes it after `fn`. */
+async function withApp(
+  files: Record<string, string>,
+  fn: (root: string) => Promise<void>,
+): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "switchboard_routes_" });
+  try {
+    for (const [path, text] of Object.entries(files)) await write(root, path, text);
+    await fn(root);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+async function write(root: string, path: string, text: string): Promise<void> {
+  await Deno.mkdir(join(root, path, ".."), { recursive: true });
+  await Deno.writeTextFile(join(root, path), text);
+}
+
+function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env = Deno.env.toObject();
+  delete env.RUST_BACKTRACE;
+  for (const key of ["PORT", "HOST", "LOG_LEVEL"]) delete env[key];
+  return { ...env, NO_COLOR: "1", ...extra };
+}
+
+/** Runs `deno run -A <script> ...args` from the repository and collects its output. */
+async function run(script: string, args: string[]) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, script), ...args],
+    cwd: ROOT,
+    env: childEnv({ HOST: "127.0.0.1", LOG_LEVEL: "warn" }),
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b).trimEnd();
+  return { code, stdout: text(stdout), stderr: text(stderr) };
+}
+
+function assertOneLine(text: string, ...parts: string[]): void {
+  assert.equal(text.split("\n").length, 1, `one line expected, got:\n${text}`);
+  for (const part of parts) assert.ok(text.includes(part), `${text} should mention ${part}`);
+}
+
+/** Runs `fn` (sync or async); returns the message of the StartupError it must throw. */
+async function rejectsStartup(fn: () => unknown): Promise<string> {
+  try {
+    await fn();
+  } catch (err) {
+    assert.ok(err instanceof StartupError, `expected a StartupError, got ${err}`);
+    return err.message;
+  }
+  throw new Error("expected a StartupError");
+}
+
+Deno.test("findRouteFiles - lists sources sorted, skipping _helpers and tests", async () => {
+  await withApp({
+    "commands/zeta.ts": "",
+    "commands/alpha.ts": "",
+    "commands/_helper.ts": "",
+    "commands/alpha_test.ts": "",
+    "commands/alpha.test.ts": "",
+    "commands/.hidden.ts": "",
+    "commands/README.md": "",
+    "commands/js_one.js": "",
+    "topics/user.ts": "",
+    "topics/plant/line1.ts": "",
+    "topics/_shared/x.ts": "",
+    "workers/checksum.ts": "",
+  }, async (root) => {
+    const { commands, topics, workers } = await findRouteFiles(root);
+    assert.deepEqual(commands, ["commands/alpha.ts", "commands/js_one.js", "commands/zeta.ts"]);
+    assert.deepEqual(topics, ["topics/plant/line1.ts", "topics/user.ts"]);
+    assert.deepEqual(workers, ["workers/checksum.ts"]);
+  });
+  await withApp({}, async (root) => {
+    const { commands, topics, workers } = await findRouteFiles(root);
+    assert.deepEqual({ commands, topics, workers }, { commands: [], topics: [], workers: [] });
+  });
+});
+
+Deno.test("generateRoutes - adding commands/hello.ts makes hello callable", async () => {
+  await withApp({ "commands/ping.ts": commandSource("pong") }, async (root) => {
+    assert.equal(await generateRoutes(root), true);
+    assert.doesNotMatch(await Deno.readTextFile(join(root, ROUTES_FILE)), /hello/);
+    await write(root, "commands/hello.ts", commandSource("hello there"));
+    assert.equal(await generateRoutes(root), true);
+    const text = await Deno.readTextFile(join(root, ROUTES_FILE));
+    assert.match(text, /^\/\/ DO NOT EDIT/);
+    assert.match(text, /import \* as \$command_hello from "\.\/commands\/hello\.ts";/);
+    const server = await createServer({ root, port: 0, host: "127.0.0.1", logger: quiet });
+    const c = await Client.connect(wsUrl(server));
+    try {
+      const hello = await c.request(req("hello", { id: 1 }));
+      assert.equal(hello.code, 200);
+      assert.equal(hello.data, "hello there");
+      assert.equal((await c.request(req("HELLO"))).data, "hello there");
+      assert.equal((await c.request(req("ping"))).data, "pong");
+      assert.equal((await c.request(req("web"))).code, 404); // the temp app's routes only
+    } finally {
+      await c.close();
+      await server.shutdown();
+    }
+  });
+});
+
+Deno.test("generateRoutes - rewrites the file only when the file list changes", async () => {
+  await withApp({ "commands/a.ts": commandSource("a") }, async (root) => {
+    const path = join(root, ROUTES_FILE);
+    assert.equal(await generateRoutes(root), true);
+    const first = await Deno.readTextFile(path);
+    const mtime = (await Deno.stat(path)).mtime?.getTime();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await generateRoutes(root), false);
+    await write(root, "commands/a.ts", commandSource("a, edited"));
+    await write(root, "commands/_helper.ts", "export const x = 1;\n");
+    await write(root, "commands/a_test.ts", "");
+    assert.equal(await generateRoutes(root), false, "edits and ignored files change nothing");
+    assert.equal((await Deno.stat(path)).mtime?.getTime(), mtime, "not rewritten");
+    assert.equal(await Deno.readTextFile(path), first);
+    await write(root, "commands/b.ts", commandSource("b"));
+    assert.equal(await generateRoutes(root, { check: true }), true, "check sees the change");
+    assert.equal(await Deno.readTextFile(path), first, "check does not write");
+    assert.equal(await generateRoutes(root), true);
+    assert.match(await Deno.readTextFile(path), /"b": \$command_b/);
+    await Deno.remove(join(root, "commands/b.ts"));
+    assert.equal(await generateRoutes(root), true);
+    assert.equal(await Deno.readTextFile(path), first);
+  });
+});
+
+Deno.test("routes_gen.ts --check - exits 1 when stale, 0 when fresh", async () => {
+  await withApp({ "commands/a.ts": commandSource("a") }, async (root) => {
+    const missing = await run("lib/routes_gen.ts", ["--check", "--root", root]);
+    assert.equal(missing.code, 1);
+    assertOneLine(missing.stderr, ROUTES_FILE, "stale");
+    await assert.rejects(Deno.stat(join(root, ROUTES_FILE)), Deno.errors.NotFound);
+    const written = await run("lib/routes_gen.ts", ["--root", root]);
+    assert.equal(written.code, 0, written.stderr);
+    const fresh = await run("lib/routes_gen.ts", ["--check", "--root", root]);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    await write(root, "commands/b.ts", commandSource("b"));
+    const stale = await run("lib/routes_gen.ts", ["--check", "--root", root]);
+    assert.equal(stale.code, 1);
+    assertOneLine(stale.stderr, ROUTES_FILE);
+  });
+});
+
+Deno.test("routes - two command files differing only in case are refused in one line", async () => {
+  assert.throws(
+    () =>
+      renderRoutes({
+        commands: ["commands/Hello.ts", "commands/hello.ts"],
+        topics: [],
+        workers: [],
+      }),
+    (err: unknown) => {
+      assert.ok(err instanceof StartupError);
+      assertOneLine(err.message, "commands/Hello.ts", "commands/hello.ts", "rename");
+      return true;
+    },
+  );
+  const handler = { default: () => {} };
+  assert.throws(
+    () => loadRoutes({ commands: { Hello: handler, hello: handler } }),
+    (err: unknown) => {
+      assert.ok(err instanceof StartupError);
+      assertOneLine(err.message, "Hello", "hello", "rename");
+      return true;
+    },
+  );
+  await withApp({
+    "commands/Hello.ts": commandSource("a"),
+    "commands/hello.ts": commandSource("b"),
+  }, async (root) => {
+    assertOneLine(await rejectsStartup(() => generateRoutes(root)), "hello");
+    const cli = await run("lib/routes_gen.ts", ["--root", root]);
+    assert.equal(cli.code, 1);
+    assertOneLine(cli.stderr, "Hello.ts", "hello.ts");
+    await assert.rejects(Deno.stat(join(root, ROUTES_FILE)), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("routes - a command file without a default export is refused at start-up", async () => {
+  assertOneLine(
+    await rejectsStartup(() => loadRoutes({ commands: { bad: { x: 1 } as Msg } })),
+    "commands/bad.ts",
+    "no default export",
+  );
+  assertOneLine(
+    await rejectsStartup(() => loadRoutes({ commands: { num: { default: 42 } } })),
+    "commands/num.ts",
+    "not a function",
+  );
+  await withApp({
+    "commands/good.ts": commandSource("good"),
+    "commands/bad.ts": "export const notDefault = () => {};\n",
+  }, async (root) => {
+    await generateRoutes(root);
+    const msg = await rejectsStartup(() =>
+      createServer({ root, port: 0, host: "127.0.0.1", logger: quiet })
+    );
+    assertOneLine(msg, "commands/bad.ts", "no default export");
+    const cli = await run("main.ts", ["--root", root, "--port", "0"]);
+    assert.equal(cli.code, 1);
+    assertOneLine(cli.stderr, "commands/bad.ts", "no default export");
+  });
+});
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+/** One request on a fresh socket; null when the server is not (yet) there or says nothing. */
+async function tryRequest(port: number, msg: Msg, ms = 1000): Promise<Msg | null> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  const closed = new Promise((r) => ws.onclose = r);
+  const { promise, resolve } = Promise.withResolvers<Msg | null>();
+  const timer = setTimeout(() => resolve(null), ms);
+  ws.onopen = () => ws.send(JSON.stringify(msg));
+  ws.onmessage = (e) => resolve(JSON.parse(e.data));
+  ws.onerror = () => resolve(null);
+  const reply = await promise;
+  clearTimeout(timer);
+  ws.close();
+  await closed;
+  return reply;
+}
+
+/** Polls until `check` accepts a reply to `msg`; fails after `ms`. */
+async function pollFor(port: number, msg: Msg, check: (r: Msg) => boolean, ms: number) {
+  const deadline = Date.now() + ms;
+  let last: Msg | null = null;
+  while (Date.now() < deadline) {
+    last = await tryRequest(port, msg);
+    if (last !== null && check(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`No matching reply within ${ms} ms; last: ${JSON.stringify(last)}`);
+}
+
+Deno.test("dev - a new command file answers without a restart by hand", async () => {
+  await withApp({ "commands/ping.ts": commandSource("pong") }, async (root) => {
+    const port = freePort();
+    const dev = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(ROOT, "lib/dev.ts"), "--root", root, "--port", String(port)],
+      cwd: ROOT,
+      env: childEnv({ HOST: "127.0.0.1", LOG_LEVEL: "warn" }),
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(dev.stderr).text();
+    try {
+      const ping = await pollFor(port, req("ping"), (r) => r.code === 200, 20_000);
+      assert.equal(ping.data, "pong");
+      assert.equal((await tryRequest(port, req("hello")))?.code, 404);
+      await write(root, "commands/hello.ts", commandSource("live"));
+      const hello = await pollFor(port, req("hello"), (r) => r.code === 200, 20_000);
+      assert.equal(hello.data, "live");
+      assert.match(await Deno.readTextFile(join(root, ROUTES_FILE)), /commands\/hello\.ts/);
+    } finally {
+      dev.kill("SIGTERM");
+      const status = await dev.status;
+      await stderr;
+      assert.equal(status.code, 0);
+    }
+    // The dev task stopped its server too: the port no longer answers.
+    assert.equal(await tryRequest(port, req("ping"), 500), null);
+  });
+});
