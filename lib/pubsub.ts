@@ -95,11 +95,19 @@ export class PubSub implements BrokerSink {
       if (n === 0) this.host.broker.subscribe(filter);
     }
     this.#ack(conn, msg, Code.OK, "subscribed");
-    for (const filter of added) this.#replay(conn, filter);
+    // Overlapping filters of one sub (`a/1`, `a/+`) replay each retained value once.
+    const replayed = added.length > 1 ? new Set<string>() : null;
+    for (const filter of added) this.#replay(conn, filter, replayed);
   }
 
-  #replay(conn: Connection, filter: string): void {
-    const sent = this.host.broker.retained(filter, (_topic, text) => conn.send(text));
+  #replay(conn: Connection, filter: string, replayed: Set<string> | null): void {
+    const sent = this.host.broker.retained(filter, (topic, text) => {
+      if (replayed !== null) {
+        if (replayed.has(topic)) return;
+        replayed.add(topic);
+      }
+      conn.send(text);
+    });
     if (sent instanceof Promise) {
       sent.catch((err) => this.host.log.warn(`Retained values of ${filter} not replayed: ${err}`));
     }
