@@ -3,6 +3,7 @@
  */
 import type { Switchboard } from "./server.ts";
 import { CONSOLE_HTML } from "./console_page.ts";
+import { buildContract } from "./asyncapi.ts";
 
 /**
  * Answers a request that is not a WebSocket upgrade.
@@ -23,6 +24,13 @@ export function handleHttp(server: Switchboard, req: Request): Response {
     return new Response(server.metrics.render(gauges(server)), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     });
+  }
+  if (path === "/asyncapi.json") {
+    return Response.json(buildContract({
+      commands: server.commands,
+      topics: server.topics,
+      serverSrc: server.config.SERVER_SRC,
+    }));
   }
   if (path === "/") {
     return new Response(CONSOLE_HTML, { headers: { "content-type": "text/html; charset=utf-8" } });

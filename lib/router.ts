@@ -120,7 +120,9 @@ export class Router {
     const src = this.host.config.SERVER_SRC;
     if (msg.mode === "req_res") {
       conn.send(replyText(src, msg.id, (msg as RequestMessage).command, { code, msg: text, data }));
-      this.host.countRequest((msg as RequestMessage).command.toLowerCase(), code, 0);
+      const known = this.host.commands.get((msg as RequestMessage).command.toLowerCase());
+      // Unknown names share one label, so a client cannot grow the metrics without bound.
+      this.host.countRequest(known?.name ?? "(unknown)", code, 0);
     } else {
       conn.send(ackText(src, msg.id, msg.topic, code, text, data));
     }
