@@ -32,7 +32,7 @@ Deno.test("GET /metrics - counts requests by command and code in Prometheus text
     await c.next((m) => m.code === 400);
     const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
     assert.match(text, /^switchboard_requests_total\{command="web",code="200"\} 2$/m);
-    assert.match(text, /^switchboard_requests_total\{command="(unknown)",code="404"\} 1$/m);
+    assert.match(text, /^switchboard_requests_total\{command="\(unknown\)",code="404"\} 1$/m);
     assert.match(text, /^switchboard_frames_rejected_total 1$/m);
     assert.match(text, /^switchboard_connections 1$/m);
     assert.match(text, /^# TYPE switchboard_messages_sent_total counter$/m);
