@@ -4,9 +4,11 @@
 import * as $command_add_user from "./commands/add_user.ts";
 import * as $command_del_user from "./commands/del_user.ts";
 import * as $command_echo from "./commands/echo.ts";
+import * as $command_images from "./commands/images.ts";
 import * as $command_restartProcess from "./commands/restartProcess.ts";
 import * as $command_web from "./commands/web.ts";
 import * as $command_wizard from "./commands/wizard.ts";
+import * as $topic_user from "./topics/user.ts";
 import type { Manifest } from "./lib/mod.ts";
 
 export default {
@@ -14,10 +16,15 @@ export default {
     "add_user": $command_add_user,
     "del_user": $command_del_user,
     "echo": $command_echo,
+    "images": $command_images,
     "restartProcess": $command_restartProcess,
     "web": $command_web,
     "wizard": $command_wizard,
   },
-  topics: {},
-  workers: {},
+  topics: {
+    "user": $topic_user,
+  },
+  workers: {
+    "image_info": import.meta.resolve("./workers/image_info.ts"),
+  },
 } satisfies Manifest;
