@@ -162,10 +162,10 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
   }
 
   offload<T = unknown>(name: string, input: unknown, options?: OffloadOptions): Promise<T> {
-    return this.host.offload<T>(name, input, {
-      ...options,
-      signal: options?.signal ?? this.signal,
-    });
+    // The job stops when the handler ends as well as on the caller's own signal.
+    const own = options?.signal;
+    const signal = own === undefined ? this.signal : AbortSignal.any([own, this.signal]);
+    return this.host.offload<T>(name, input, { ...options, signal });
   }
 
   /** Ends the run without a reply (client gone) or with 503 (server shutting down). */
