@@ -1,0 +1,168 @@
+/**
+ * Fan-out: one publisher, many subscribers of one topic. Each publish carries its sequence
+ * number and send time in `data`, so every subscriber can tell latency, loss and reordering.
+ *
+ * - `rate` > 0: publishes at that fixed rate; measures publish→delivery latency (p50/p99).
+ * - `rate` = 0: publishes as fast as the subscribers take it, with at most `window` publishes
+ *   not yet received by every subscriber. Without that bound the server would just buffer
+ *   (measured on the bare server: a window of 1,000 drops it from ~200k to ~13k deliveries/s).
+ * - `batch`: subscribers connect with `?batch=1` and split frames on `\n`.
+ *
+ * After the window the publisher stops and the run waits (at most `drainMs`) for the last
+ * deliveries; what never arrived is `lost`.
+ *
+ * @module
+ */
+import type { Metrics, RunContext } from "./types.ts";
+import { cpuMetrics, MeasureWindow } from "./_window.ts";
+import { closeSockets, nextMessage, openSockets } from "./_connect.ts";
+import {
+  batchUrl,
+  DELIVERY,
+  expectFields,
+  isOk,
+  numberField,
+  publishRequest,
+  SUB_REQUEST,
+} from "./_protocol.ts";
+import { percentile, Samples } from "../stats.ts";
+import { memoryKb } from "../proc.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** Parameters of the fan-out scenarios. */
+export interface FanoutParams {
+  subscribers: number;
+  /** Publishes per second; 0 = as fast as the window allows. */
+  rate: number;
+  /** Publishes in flight (not yet received by all subscribers) at maximum rate. */
+  window: number;
+  batch: boolean;
+  warmupMs: number;
+  measureMs: number;
+  drainMs: number;
+}
+
+/** Slots of the ring that counts outstanding deliveries per publish (a power of two). */
+const RING = 1 << 16;
+
+/**
+ * Runs a fan-out scenario.
+ *
+ * @param ctx The server and the parameters.
+ * @returns `rate` (deliveries/s), `p50_ms` and `p99_ms` (fixed rate only), `lost`,
+ *   `reordered`, `errors`, `per_frame`, `server_hwm_mb` and the CPU figures.
+ */
+export async function runFanout(ctx: RunContext): Promise<Metrics> {
+  const p = ctx.params as unknown as FanoutParams;
+  const n = p.subscribers;
+  const meter = new MeasureWindow(ctx.serverPid);
+  const latency = new Samples();
+  const expected = new Float64Array(n).fill(1); // next sequence number per subscriber
+  const checked = new Uint8Array(n); // first delivery parsed and checked in full
+  const outstanding = new Int32Array(RING); // deliveries still due, per publish
+  let published = 0;
+  let complete = 0; // every publish up to this one reached every subscriber
+  let received = 0;
+  let reordered = 0;
+  let errors = 0;
+  let frames = 0;
+  let running = true;
+
+  const onDelivery = (i: number, text: string) => {
+    if (checked[i] === 0) {
+      expectFields(text, DELIVERY);
+      checked[i] = 1;
+    }
+    const seq = numberField(text, "seq");
+    if (!(seq > 0 && seq <= published)) {
+      errors++;
+      return;
+    }
+    received++;
+    if (seq >= expected[i]) expected[i] = seq + 1;
+    else reordered++;
+    if (p.rate > 0 && meter.open) latency.push(performance.now() - numberField(text, "sent"));
+    if (--outstanding[seq & (RING - 1)] === 0 && seq === complete + 1) advance();
+  };
+  const advance = () => {
+    while (complete < published && outstanding[(complete + 1) & (RING - 1)] <= 0) complete++;
+    if (p.rate === 0) fill();
+  };
+
+  const subscribers = await openSockets(p.batch ? batchUrl(ctx.url) : ctx.url, n, {
+    ready: async (ws, i) => {
+      ws.send(SUB_REQUEST);
+      expectFields(await nextMessage(ws), { mode: "pub_sub", action: "ack", code: 200 });
+      ws.onmessage = p.batch
+        ? (e) => {
+          frames++;
+          for (const line of (e.data as string).split("\n")) onDelivery(i, line);
+        }
+        : (e) => {
+          frames++;
+          onDelivery(i, e.data as string);
+        };
+    },
+  });
+  const [publisher] = await openSockets(ctx.url, 1);
+  publisher.onmessage = (e) => {
+    if (!isOk(e.data)) errors++;
+  };
+
+  const publish = () => {
+    published++;
+    outstanding[published & (RING - 1)] = n;
+    publisher.send(publishRequest(published, performance.now()));
+  };
+  const fill = () => {
+    while (running && published - complete < p.window) publish();
+  };
+  // A publish that never completes (a lost delivery) must not stall the run: after 1 s without
+  // progress, count it as done; the loss shows in `lost`.
+  let lastComplete = -1;
+  const watchdog = setInterval(() => {
+    if (complete === lastComplete && complete < published) {
+      outstanding[(complete + 1) & (RING - 1)] = 0;
+      advance();
+    }
+    lastComplete = complete;
+  }, 1000);
+  let ticker: ReturnType<typeof setTimeout> | undefined;
+  if (p.rate > 0) {
+    const period = 1000 / p.rate;
+    let due = performance.now();
+    const tick = () => {
+      if (!running) return;
+      publish();
+      due += period;
+      ticker = setTimeout(tick, Math.max(0, due - performance.now()));
+    };
+    tick();
+  } else {
+    fill();
+  }
+
+  const w = await meter.run(p.warmupMs, p.measureMs, () => received);
+  running = false;
+  clearTimeout(ticker);
+  const deadline = performance.now() + p.drainMs;
+  while (received < published * n && performance.now() < deadline) await sleep(20);
+  clearInterval(watchdog);
+  const serverHwm = memoryKb(ctx.serverPid, "VmHWM");
+  await closeSockets([publisher, ...subscribers]);
+
+  const samples = latency.view();
+  const latencies: Metrics = p.rate > 0
+    ? { p50_ms: percentile(samples, 50), p99_ms: percentile(samples, 99) }
+    : {};
+  return {
+    rate: w.rate,
+    ...latencies,
+    lost: published * n - received,
+    reordered,
+    errors,
+    per_frame: received / frames,
+    server_hwm_mb: serverHwm / 1024,
+    ...cpuMetrics(w),
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * The scenarios, in the order they run, with their parameters (full and `--quick`), the figures
+ * they report and the issue's targets for them.
+ *
+ * @module
+ */
+import type { Metric, Scenario } from "./types.ts";
+import { runClosedLoop } from "./closed_loop.ts";
+import { runPipelined } from "./pipelined.ts";
+import { runFanout } from "./fanout.ts";
+import { runIdle } from "./idle.ts";
+
+const FULL = { warmupMs: 1000, measureMs: 5000 };
+const QUICK = { warmupMs: 300, measureMs: 1000 };
+
+const cpu: Metric[] = [
+  { key: "server_cpu", label: "server CPU (% of a core)", digits: 0, diagnostic: true },
+  { key: "load_cpu", label: "load generator CPU (% of a core)", digits: 0, diagnostic: true },
+  { key: "other_cpu", label: "everything else (% of a core)", digits: 0, diagnostic: true },
+];
+const zero = (key: string, label: string): Metric => ({
+  key,
+  label,
+  digits: 0,
+  target: { kind: "zero" },
+});
+
+const pipelined = { connections: 50, depth: 8 };
+const fanoutFixed = { subscribers: 1000, rate: 50, window: 0 };
+const fanoutMax = { subscribers: 1000, rate: 0, window: 16 };
+
+/** All scenarios, in run order. */
+export const SCENARIOS: Scenario[] = [
+  {
+    id: "closed_loop",
+    title: "Request/reply, closed loop: 50 connections, one echo without id in flight each",
+    full: { connections: 50, ...FULL },
+    quick: { connections: 50, ...QUICK },
+    metrics: [
+      { key: "rps", label: "round trips/s", digits: 0, target: { kind: "ratio_min", value: 0.9 } },
+      { key: "p50_ms", label: "round trip p50 (ms)", digits: 3 },
+      { key: "p99_ms", label: "round trip p99 (ms)", digits: 3 },
+      { key: "server_us", label: "server CPU per round trip (µs)", digits: 2 },
+      zero("errors", "error replies"),
+      ...cpu,
+    ],
+    run: runClosedLoop,
+  },
+  {
+    id: "pipelined",
+    title: "Request/reply, pipelined: 50 connections × 8 echo requests with ids in flight",
+    full: { ...pipelined, batch: false, ...FULL },
+    quick: { ...pipelined, batch: false, ...QUICK },
+    metrics: [
+      { key: "rps", label: "replies/s", digits: 0, target: { kind: "ratio_min", value: 0.9 } },
+      { key: "server_us", label: "server CPU per reply (µs)", digits: 2 },
+      zero("errors", "error replies or unmatched ids"),
+      ...cpu,
+    ],
+    run: runPipelined,
+  },
+  {
+    id: "pipelined_batch",
+    title: "Pipelined, batching clients (?batch=1): vs the raw server's unbatched pipelined run",
+    full: { ...pipelined, batch: true, ...FULL },
+    quick: { ...pipelined, batch: true, ...QUICK },
+    baseline: "pipelined",
+    metrics: [
+      { key: "rps", label: "replies/s", digits: 0 },
+      { key: "per_frame", label: "replies per frame", digits: 2 },
+      { key: "server_us", label: "server CPU per reply (µs)", digits: 2 },
+      zero("errors", "error replies or unmatched ids"),
+      ...cpu,
+    ],
+    run: runPipelined,
+  },
+  {
+    id: "fanout_fixed",
+    title: "Fan-out at a fixed rate: 1 publisher → 1,000 subscribers, 50 publishes/s",
+    full: { ...fanoutFixed, batch: false, ...FULL, drainMs: 2000 },
+    quick: { ...fanoutFixed, batch: false, ...QUICK, drainMs: 1000 },
+    metrics: [
+      { key: "p50_ms", label: "publish→delivery p50 (ms)", digits: 2 },
+      {
+        key: "p99_ms",
+        label: "publish→delivery p99 (ms)",
+        digits: 2,
+        target: { kind: "ratio_max", value: 1.2 },
+      },
+      { key: "rate", label: "deliveries/s", digits: 0 },
+      zero("lost", "deliveries lost"),
+      zero("reordered", "deliveries out of order"),
+      zero("errors", "bad deliveries or failed acks"),
+      ...cpu,
+    ],
+    run: runFanout,
+  },
+  {
+    id: "fanout_fixed_batch",
+    title: "Fan-out at a fixed rate, batching subscribers: vs the raw server's unbatched run",
+    full: { ...fanoutFixed, batch: true, ...FULL, drainMs: 2000 },
+    quick: { ...fanoutFixed, batch: true, ...QUICK, drainMs: 1000 },
+    baseline: "fanout_fixed",
+    metrics: [
+      { key: "p50_ms", label: "publish→delivery p50 (ms)", digits: 2 },
+      {
+        key: "p99_ms",
+        label: "publish→delivery p99 (ms)",
+        digits: 2,
+        target: { kind: "ratio_max", value: 1.2 },
+      },
+      { key: "per_frame", label: "deliveries per frame", digits: 2 },
+      zero("lost", "deliveries lost"),
+      zero("reordered", "deliveries out of order"),
+      zero("errors", "bad deliveries or failed acks"),
+      ...cpu,
+    ],
+    run: runFanout,
+  },
+  {
+    id: "fanout_max",
+    title: "Fan-out at maximum rate: 1 → 1,000 subscribers, ≤ 16 publishes not yet delivered",
+    full: { ...fanoutMax, batch: false, ...FULL, drainMs: 2000 },
+    quick: { ...fanoutMax, batch: false, ...QUICK, drainMs: 1000 },
+    metrics: [
+      {
+        key: "rate",
+        label: "deliveries/s",
+        digits: 0,
+        target: { kind: "ratio_min", value: 0.95 },
+      },
+      { key: "server_us", label: "server CPU per delivery (µs)", digits: 2 },
+      { key: "server_hwm_mb", label: "server peak RSS (MB)", digits: 0 },
+      zero("lost", "deliveries lost"),
+      zero("reordered", "deliveries out of order"),
+      zero("errors", "bad deliveries or failed acks"),
+      ...cpu,
+    ],
+    run: runFanout,
+  },
+  {
+    id: "fanout_max_batch",
+    title: "Fan-out at maximum rate, batching subscribers: vs the raw server's unbatched run",
+    full: { ...fanoutMax, batch: true, ...FULL, drainMs: 2000 },
+    quick: { ...fanoutMax, batch: true, ...QUICK, drainMs: 1000 },
+    baseline: "fanout_max",
+    metrics: [
+      { key: "rate", label: "deliveries/s", digits: 0, target: { kind: "ratio_min", value: 3 } },
+      { key: "per_frame", label: "deliveries per frame", digits: 2 },
+      { key: "server_us", label: "server CPU per delivery (µs)", digits: 2 },
+      zero("lost", "deliveries lost"),
+      zero("reordered", "deliveries out of order"),
+      zero("errors", "bad deliveries or failed acks"),
+      ...cpu,
+    ],
+    run: runFanout,
+  },
+  {
+    id: "idle",
+    title: "5,000 idle connections: server memory (VmRSS) per connection",
+    full: { connections: 5000, settleMs: 1000 },
+    quick: { connections: 5000, settleMs: 500 },
+    env: { MAX_CLIENTS: "6000" },
+    metrics: [
+      {
+        key: "kb_per_conn",
+        label: "server memory per connection (kB)",
+        digits: 1,
+        target: { kind: "ratio_max", value: 1.1 },
+      },
+      { key: "rss_before_mb", label: "server RSS before (MB)", digits: 1 },
+      { key: "rss_after_mb", label: "server RSS with all open (MB)", digits: 1 },
+      zero("not_open", "connections not open"),
+      { key: "open_s", label: "time to open them all (s)", digits: 2 },
+    ],
+    run: runIdle,
+  },
+];
+
+/**
+ * Finds a scenario by id.
+ *
+ * @param id A scenario id.
+ * @returns The scenario.
+ * @throws {Error} When there is none with that id.
+ */
+export function scenarioById(id: string): Scenario {
+  const found = SCENARIOS.find((s) => s.id === id);
+  if (!found) {
+    throw new Error(
+      `Unknown scenario "${id}": expected one of ${SCENARIOS.map((s) => s.id).join(", ")}`,
+    );
+  }
+  return found;
+}
