@@ -39,6 +39,13 @@ export interface RunningCommand {
   readonly waiting: boolean;
 }
 
+/** Where a connection's socket events go (the server). */
+export interface ConnectionEvents {
+  onOpen(conn: Connection): void;
+  onMessage(conn: Connection, data: unknown): void;
+  onClose(conn: Connection): void;
+}
+
 /** Counters the server reads for /metrics. */
 export interface SendStats {
   sent: number;
@@ -72,15 +79,16 @@ export class Connection implements ClientInfo {
   principal: string | undefined;
   /** The authenticated principal with its permissions, when auth is on. */
   auth: Principal | undefined;
-  /** The topic filters this client subscribes to. */
-  readonly topics = new Set<string>();
-  /** Running commands with an id, by id: dialogue messages go to them. */
-  readonly running = new Map<MessageId, RunningCommand>();
+  // Collections are made on first use: an idle client costs only this object (see docs/benchmarks.md).
+  #topics: Set<string> | undefined;
+  #running: Map<MessageId, RunningCommand> | undefined;
   /** The running command without id: later messages without id wait behind it. */
   serial: RunningCommand | null = null;
   /** Messages without id waiting for `serial` to finish. */
   readonly serialQueue: ClientMessage[] = [];
-  /** The per-connection rate limit, when RATE_LIMIT is on. */
+  /** Receives this connection's socket events. */
+  events: ConnectionEvents | undefined;
+  /** The per-connection rate limit, made at the first message when RATE_LIMIT is on. */
   bucket: TokenBucket | undefined;
   /** Closes the socket when the client's token expires. */
   expiry: ReturnType<typeof setTimeout> | undefined;
@@ -90,6 +98,40 @@ export class Connection implements ClientInfo {
   /** Messages joined for a batching client, waiting for the socket to finish writing. */
   #pending: string | undefined;
   #pendingBytes = 0;
+
+  /** The topic filters this client subscribes to. */
+  get topics(): Set<string> {
+    return this.#topics ??= new Set();
+  }
+
+  /** Running commands with an id, by id: dialogue messages go to them. */
+  get running(): Map<MessageId, RunningCommand> {
+    return this.#running ??= new Map();
+  }
+
+  /** How many commands run on this connection (with or without id). */
+  get runningCount(): number {
+    return (this.#running?.size ?? 0) + (this.serial === null ? 0 : 1);
+  }
+
+  /** Whether the client subscribes to anything. */
+  get subscribed(): boolean {
+    return this.#topics !== undefined && this.#topics.size > 0;
+  }
+
+  /**
+   * Routes the socket's events to the server without a closure per event and connection.
+   *
+   * @param event An open, message, close or error event of this connection's socket.
+   */
+  handleEvent(event: Event): void {
+    const events = this.events;
+    if (events === undefined) return;
+    if (event.type === "message") events.onMessage(this, (event as MessageEvent).data);
+    else if (event.type === "open") events.onOpen(this);
+    else if (event.type === "close") events.onClose(this);
+    // "error" is always followed by "close", which does the cleanup.
+  }
 
   /**
    * @param socket The socket, adapted.

@@ -48,7 +48,7 @@ export class Router {
         return;
       }
     } else {
-      const running = conn.running.get(id);
+      const running = conn.runningCount === 0 ? undefined : conn.running.get(id);
       if (running !== undefined) {
         running.deliver(msg);
         return;
@@ -93,7 +93,7 @@ export class Router {
       this.#reject(conn, msg, Code.FORBIDDEN, `Forbidden: command "${command.name}"`);
       return;
     }
-    if (msg.id !== undefined && conn.running.size >= host.config.MAX_INFLIGHT) {
+    if (msg.id !== undefined && conn.runningCount >= host.config.MAX_INFLIGHT) {
       this.#reject(
         conn,
         msg,

@@ -7,7 +7,12 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Config, type ConfigInput, parseConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { Connection, ConnectionState } from "./connection.ts";
+import {
+  Connection,
+  type ConnectionEvents,
+  ConnectionState,
+  type SendLimits,
+} from "./connection.ts";
 import { Router } from "./router.ts";
 import { addCommand, loadRoutes, type Manifest, type Routes } from "./routes.ts";
 import { Code, type MessageId, type Outgoing, parseFrame } from "./protocol.ts";
@@ -80,6 +85,12 @@ export class Switchboard {
   readonly gate: Gate;
   readonly startedAt = Date.now();
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
+  readonly #sendLimits: SendLimits;
+  readonly #events: ConnectionEvents = {
+    onOpen: (conn) => this.#open(conn),
+    onMessage: (conn, data) => this.#message(conn, data),
+    onClose: (conn) => this.#close(conn),
+  };
   #closing = false;
   #closed: Promise<void> | undefined;
 
@@ -98,6 +109,10 @@ export class Switchboard {
     });
     this.router = new Router(this);
     this.gate = new Gate(config, this.log, routes.auth);
+    this.#sendLimits = {
+      sendBufferBytes: config.SEND_BUFFER_BYTES,
+      slowClientMs: config.SLOW_CLIENT_MS,
+    };
   }
 
   /** The broker hands other nodes' traffic to pub/sub, which exists only after the broker. */
@@ -158,27 +173,19 @@ export class Switchboard {
     const conn = new Connection(
       socket,
       ip,
-      {
-        sendBufferBytes: this.config.SEND_BUFFER_BYTES,
-        slowClientMs: this.config.SLOW_CLIENT_MS,
-      },
+      this.#sendLimits,
       this.metrics.send,
       url.searchParams.get("batch") === "1",
     );
     conn.src = url.searchParams.get("src") ?? undefined;
     conn.auth = principal;
     conn.principal = principal?.id;
-    const rate = this.config.RATE_LIMIT;
-    if (rate > 0) {
-      conn.bucket = new TokenBucket(rate, this.config.RATE_BURST ?? 2 * rate, {
-        disconnectAfterMs: this.config.RATE_ABUSE_SECONDS * 1000,
-      });
-    }
     this.gate.opened(ip);
-    socket.onopen = () => this.#open(conn);
-    socket.onmessage = (e) => this.#message(conn, e.data);
-    socket.onclose = () => this.#close(conn);
-    socket.onerror = () => {}; // the close event follows and does the cleanup
+    conn.events = this.#events;
+    socket.addEventListener("open", conn);
+    socket.addEventListener("message", conn);
+    socket.addEventListener("close", conn);
+    socket.addEventListener("error", conn);
     return response;
   }
 
@@ -229,7 +236,12 @@ export class Switchboard {
   }
 
   #frame(conn: Connection, text: string): void {
-    const bucket = conn.bucket;
+    const rate = this.config.RATE_LIMIT;
+    const bucket = rate === 0 ? undefined : conn.bucket ??= new TokenBucket(
+      rate,
+      this.config.RATE_BURST ?? 2 * rate,
+      { disconnectAfterMs: this.config.RATE_ABUSE_SECONDS * 1000 },
+    );
     if (bucket !== undefined && !bucket.take()) {
       this.metrics.rateLimited++;
       this.#error(conn, Code.RATE_LIMITED, "Rate limit exceeded: slow down");
@@ -269,9 +281,9 @@ export class Switchboard {
     clearTimeout(conn.expiry);
     const reason = new DOMException("Client left", "AbortError");
     conn.serial?.cancel(reason);
-    for (const run of [...conn.running.values()]) run.cancel(reason);
+    if (conn.runningCount > 0) { for (const run of [...conn.running.values()]) run.cancel(reason); }
     conn.serialQueue.length = 0;
-    this.pubsub.removeConnection(conn);
+    if (conn.subscribed) this.pubsub.removeConnection(conn);
   }
 
   /**
@@ -354,7 +366,7 @@ export class Switchboard {
   /** Running commands on all connections. */
   get running(): number {
     let n = 0;
-    for (const conn of this.connections) n += conn.running.size + (conn.serial === null ? 0 : 1);
+    for (const conn of this.connections) n += conn.runningCount;
     return n;
   }
 
@@ -377,7 +389,9 @@ export class Switchboard {
     const reason = new DOMException("Server is shutting down", "AbortError");
     for (const conn of this.connections) {
       conn.serial?.cancel(reason);
-      for (const run of [...conn.running.values()]) run.cancel(reason);
+      if (conn.runningCount > 0) {
+        for (const run of [...conn.running.values()]) run.cancel(reason);
+      }
     }
     for (const conn of this.connections) conn.close(1001, "Server is shutting down");
     await this.#http?.shutdown();
