@@ -44,6 +44,7 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
   #timer: ReturnType<typeof setTimeout> | undefined;
   #inbox: ClientMessage[] | undefined;
   #waiter: PromiseWithResolvers<ClientMessage> | undefined;
+  /** When an asynchronous handler started; synchronous ones are not timed (they take µs). */
   #started = 0;
   #reason: unknown;
 
@@ -86,7 +87,6 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
 
   /** Runs the handler; registers the run on its connection only if it is asynchronous. */
   start(): void {
-    this.#started = performance.now();
     let result: unknown;
     try {
       result = this.def.handle(this);
@@ -99,6 +99,7 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
       return;
     }
     if (this.#done) return;
+    this.#started = performance.now();
     if (this.id === undefined) this.conn.serial = this;
     else this.conn.running.set(this.id, this);
     const ms = this.def.timeoutMs ?? this.host.config.HANDLER_TIMEOUT_MS;
@@ -228,7 +229,11 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
   }
 
   #count(code: number): void {
-    this.host.countRequest(this.def.name, code, performance.now() - this.#started);
+    this.host.countRequest(
+      this.def.name,
+      code,
+      this.#started === 0 ? 0 : performance.now() - this.#started,
+    );
   }
 
   /** Marks the run finished; with a reason, aborts the handler's signal and any recv(). */

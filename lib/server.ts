@@ -15,7 +15,7 @@ import {
 } from "./connection.ts";
 import { Router } from "./router.ts";
 import { addCommand, loadRoutes, type Manifest, type Routes } from "./routes.ts";
-import { Code, type MessageId, type Outgoing, parseFrame } from "./protocol.ts";
+import { Code, type FrameLimits, type MessageId, type Outgoing, parseFrame } from "./protocol.ts";
 import { ackText, replyText } from "./messages.ts";
 import { Metrics } from "./metrics.ts";
 import { PubSub } from "./pubsub.ts";
@@ -86,6 +86,7 @@ export class Switchboard {
   readonly startedAt = Date.now();
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   readonly #sendLimits: SendLimits;
+  readonly #frameLimits: FrameLimits;
   readonly #events: ConnectionEvents = {
     onOpen: (conn) => this.#open(conn),
     onMessage: (conn, data) => this.#message(conn, data),
@@ -109,6 +110,7 @@ export class Switchboard {
     });
     this.router = new Router(this);
     this.gate = new Gate(config, this.log, routes.auth);
+    this.#frameLimits = { maxDepth: config.MAX_DEPTH };
     this.#sendLimits = {
       sendBufferBytes: config.SEND_BUFFER_BYTES,
       slowClientMs: config.SLOW_CLIENT_MS,
@@ -248,7 +250,7 @@ export class Switchboard {
       if (bucket.shouldDisconnect()) conn.close(1008, "Rate limit exceeded");
       return;
     }
-    const checked = parseFrame(text, { maxDepth: this.config.MAX_DEPTH });
+    const checked = parseFrame(text, this.#frameLimits);
     if (checked.ok) {
       this.router.handle(conn, checked.message);
       return;
