@@ -54,6 +54,8 @@ export interface SendStats {
 }
 
 let nextId = 0;
+/** Makes connection ids unique across nodes too, so `sendTo({ id })` reaches one client. */
+const NODE_TAG = crypto.randomUUID().slice(0, 8);
 
 /** Batching clients with joined messages waiting; one timer checks them all. */
 const waiting = new Set<Connection>();
@@ -147,7 +149,7 @@ export class Connection implements ClientInfo {
     readonly stats: SendStats,
     readonly batch = false,
   ) {
-    this.id = (++nextId).toString(36);
+    this.id = `${NODE_TAG}-${(++nextId).toString(36)}`;
   }
 
   /**

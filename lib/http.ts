@@ -58,6 +58,8 @@ function gauges(server: Switchboard): Record<string, number> {
     published_total: server.pubsub.stats.published,
     delivered_total: server.pubsub.stats.delivered,
     broker_healthy: server.broker.healthy ? 1 : 0,
+    broker_received_total: server.broker.received,
+    broker_dropped_total: server.broker.dropped,
     workers_size: pool.size,
     workers_busy: pool.busy,
     workers_queued: pool.queued,

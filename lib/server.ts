@@ -99,7 +99,7 @@ export class Switchboard {
     this.log = logger ?? createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
     this.commands = routes.commands;
     this.topics = routes.topics;
-    this.broker = createBroker(config, this.pubsubSink());
+    this.broker = createBroker(config, this.pubsubSink(), this.log);
     this.pubsub = new PubSub(this);
     this.pool = new WorkerPool(routes.workers, {
       size: config.WORKERS,

@@ -24,6 +24,10 @@ export interface Broker {
   readonly kind: string;
   /** False while the connection to the shared engine is down (local traffic keeps working). */
   readonly healthy: boolean;
+  /** Messages received from other nodes (for /metrics). */
+  readonly received: number;
+  /** Messages not sent to other nodes because the engine was down or too slow (for /metrics). */
+  readonly dropped: number;
   /** Starts receiving other nodes' publishes that match this filter (first local subscriber). */
   subscribe(filter: string): void;
   /** Stops receiving them (last local subscriber gone). */

@@ -8,6 +8,8 @@ import type { Broker, Target } from "./broker.ts";
 export class MemoryBroker implements Broker {
   readonly kind = "memory";
   readonly healthy = true;
+  readonly received = 0;
+  readonly dropped = 0;
   readonly #retained: RetainedStore<string>;
 
   /** @param maxRetained The most topics with a retained value (MAX_RETAINED). */
