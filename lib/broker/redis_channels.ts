@@ -1,0 +1,88 @@
+/**
+ * The pure parts of the Redis broker: BROKER_URL parsing and how topic filters map to Redis
+ * channels and glob patterns.
+ */
+import { StartupError } from "../errors.ts";
+import { hasWildcard } from "../topic_tree.ts";
+
+/** The channel and key prefix when BROKER_URL has no `?prefix=`. */
+export const DEFAULT_PREFIX = "sb";
+
+/**
+ * Parses BROKER_URL: `redis[s]://[user:password@]host[:port][/db][?prefix=name]`.
+ *
+ * @param raw The setting.
+ * @returns The URL for the Redis client (without the query), the prefix, and `host:port`.
+ * @throws {StartupError} On a malformed URL, a path that is not a database number, an empty
+ *   prefix or an unknown query parameter.
+ */
+export function parseRedisUrl(raw: string): { url: string; prefix: string; where: string } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new StartupError(`Invalid setting BROKER_URL=${raw}: not a URL`);
+  }
+  if (url.password !== "") url.password = "***";
+  const bad = (why: string) => new StartupError(`Invalid setting BROKER_URL=${url.href}: ${why}`);
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw bad("expected redis://");
+  if (url.pathname.length > 1 && !/^\/\d+$/.test(url.pathname)) {
+    throw bad("the path must be a database number such as /0");
+  }
+  for (const key of url.searchParams.keys()) {
+    if (key !== "prefix") throw bad(`unknown option "${key}" (only prefix)`);
+  }
+  const prefix = url.searchParams.get("prefix") ?? DEFAULT_PREFIX;
+  if (prefix === "") throw bad("prefix must not be empty");
+  const clean = new URL(raw);
+  clean.search = "";
+  return { url: clean.href, prefix, where: `${url.hostname}:${url.port || 6379}` };
+}
+
+/**
+ * Escapes the Redis glob metacharacters `* ? [ ] \` so the text matches only itself.
+ *
+ * @param text Literal text, such as a topic level.
+ * @returns The text for a PSUBSCRIBE pattern or an HSCAN MATCH.
+ */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+function globLevels(levels: string[]): string {
+  return levels.map((level) => level === "+" ? "*" : escapeGlob(level)).join("/");
+}
+
+/**
+ * The Redis subscriptions that cover a topic filter: `c:<channel>` for SUBSCRIBE, `p:<glob>` for
+ * PSUBSCRIBE. They may cover more than the filter (`*` crosses `/`), never less.
+ *
+ * @param base The channel prefix of topics (`sb:t:`).
+ * @param filter A valid topic filter.
+ * @returns One or two subscriptions.
+ * @example
+ * ```ts
+ * redisSubscriptions("sb:t:", "a/#"); // ["c:sb:t:a", "p:sb:t:a/*"]
+ * ```
+ */
+export function redisSubscriptions(base: string, filter: string): string[] {
+  if (!hasWildcard(filter)) return [`c:${base}${filter}`];
+  const glob = escapeGlob(base);
+  const levels = filter.split("/");
+  if (levels.at(-1) !== "#") return [`p:${glob}${globLevels(levels)}`];
+  levels.pop();
+  if (levels.length === 0) return [`p:${glob}*`];
+  // `a/#` matches `a` itself and everything below it.
+  const parent = globLevels(levels);
+  const below = `p:${glob}${parent}/*`;
+  if (!hasWildcard(levels.join("/"))) return [`c:${base}${levels.join("/")}`, below];
+  // `a/+` as a glob (`a/*`) already covers everything below it.
+  return levels.at(-1) === "+" ? [`p:${glob}${parent}`] : [`p:${glob}${parent}`, below];
+}
+
+/** The HSCAN MATCH glob for a wildcard filter: its literal levels, then anything. */
+export function scanPattern(filter: string): string {
+  const levels = filter.split("/");
+  const literal = levels.slice(0, levels.findIndex((l) => l === "+" || l === "#")).join("/");
+  return `${escapeGlob(literal)}*`;
+}
