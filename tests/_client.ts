@@ -160,3 +160,33 @@ export class Client {
 export function req(command: string, extra: Msg = {}): Msg {
   return { mode: "req_res", action: "req", src: "front", command, ...extra };
 }
+
+/** The heartbeat reply: the seed's five fields plus the `command` extension. */
+export const HEARTBEAT = {
+  mode: "req_res",
+  action: "res",
+  src: "control",
+  command: "web",
+  code: 200,
+  msg: "success",
+} as const;
+
+/**
+ * Starts a server, connects one client, runs `fn`, and always closes both.
+ *
+ * @param fn The test body.
+ * @param options Server settings and overrides.
+ */
+export async function withServer(
+  fn: (server: Switchboard, c: Client) => Promise<void>,
+  options: ServerOptions = {},
+): Promise<void> {
+  const server = await startServer(options);
+  const c = await Client.connect(wsUrl(server));
+  try {
+    await fn(server, c);
+  } finally {
+    await c.close();
+    await server.shutdown();
+  }
+}

@@ -3,17 +3,8 @@
  * message, and the same connection still gets the heartbeat afterwards.
  */
 import assert from "node:assert/strict";
-import { Client, type Msg, req, startServer, wsUrl } from "./_client.ts";
+import { Client, HEARTBEAT, type Msg, req, withServer, wsUrl } from "./_client.ts";
 import type { Switchboard } from "../lib/server.ts";
-
-const HEARTBEAT = {
-  mode: "req_res",
-  action: "res",
-  src: "control",
-  command: "web",
-  code: 200,
-  msg: "success",
-};
 
 /** Sends one bad frame, returns its error reply, and proves the connection still works. */
 async function refused(c: Client, frame: unknown): Promise<Msg> {
@@ -28,18 +19,11 @@ async function refused(c: Client, frame: unknown): Promise<Msg> {
   return reply;
 }
 
-async function withClient(
+function withClient(
   fn: (c: Client, server: Switchboard) => Promise<void>,
   options: Record<string, unknown> = {},
 ): Promise<void> {
-  const server = await startServer(options);
-  const c = await Client.connect(wsUrl(server));
-  try {
-    await fn(c, server);
-  } finally {
-    await c.close();
-    await server.shutdown();
-  }
+  return withServer((server, c) => fn(c, server), options);
 }
 
 function nested(open: string, close: string, levels: number): string {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Client, type Msg, req, startServer, wsUrl } from "./_client.ts";
+import { Client, type Msg, req, startServer, withServer, wsUrl } from "./_client.ts";
 import imageInfo, { imageSize } from "../workers/image_info.ts";
 import { CancelledError, createContext } from "../lib/worker_api.ts";
 import { CommandError } from "../lib/errors.ts";
@@ -76,18 +76,11 @@ async function expected(path: string, format: string, width: number, height: num
 }
 
 /** Starts a server (IMAGES_DIR as given), runs `fn` with a connected client, cleans up. */
-async function withClient(
+function withClient(
   options: Record<string, unknown>,
   fn: (client: Client) => Promise<void>,
 ): Promise<void> {
-  const server = await startServer(options);
-  const client = await Client.connect(wsUrl(server));
-  try {
-    await fn(client);
-  } finally {
-    await client.close();
-    await server.shutdown();
-  }
+  return withServer((_server, c) => fn(c), options);
 }
 
 /** A temporary folder with the given files, removed after `fn`. */

@@ -4,19 +4,9 @@
  * commands, and HTTP on the same port. Order is checked with gates the test opens, not timing.
  */
 import assert from "node:assert/strict";
-import { Client, type Msg, req, startServer, wsUrl } from "./_client.ts";
-import type { Switchboard } from "../lib/server.ts";
+import { Client, HEARTBEAT, type Msg, req, startServer, withServer, wsUrl } from "./_client.ts";
 import { CommandError, defineCommand, reply } from "../lib/mod.ts";
 import { createLogger } from "../lib/log.ts";
-
-const HEARTBEAT = {
-  mode: "req_res",
-  action: "res",
-  src: "control",
-  command: "web",
-  code: 200,
-  msg: "success",
-};
 
 /** Resolves with the promise's value, or fails the test after `ms`. */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -37,20 +27,6 @@ async function until(check: () => boolean, ms: number, what: string): Promise<vo
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function withServer(
-  fn: (server: Switchboard, c: Client) => Promise<void>,
-  options: Record<string, unknown> = {},
-): Promise<void> {
-  const server = await startServer(options);
-  const c = await Client.connect(wsUrl(server));
-  try {
-    await fn(server, c);
-  } finally {
-    await c.close();
-    await server.shutdown();
   }
 }
 
