@@ -40,7 +40,8 @@ export class Gate {
   }
 
   /**
-   * Runs every check on an upgrade request.
+   * Runs every check on an upgrade request. An admitted request holds a per-address slot until
+   * `closed(ip)` is called.
    *
    * @param req The request.
    * @param info Its connection info (remote address already read by the caller).
@@ -57,27 +58,37 @@ export class Gate {
     if (perIp > 0 && (this.#perIp.get(ip) ?? 0) >= perIp) {
       return refuse(429, `Too many connections from this address (limit ${perIp})`);
     }
-    if (this.#auth === null) return { ok: true, principal: undefined };
+    if (this.#auth === null) {
+      this.#opened(ip);
+      return { ok: true, principal: undefined };
+    }
+    // The slot is taken before the await, so handshakes in flight count against the limit too.
+    this.#opened(ip);
     let principal: Principal | null;
     try {
       principal = await this.#auth(req, info);
     } catch (err) {
       this.log.error(`Auth hook failed: ${(err as Error).message}`, { url: redactToken(req.url) });
+      this.closed(ip);
       return refuse(500, "Authentication failed");
     }
-    if (principal === null) return refuse(401, "Not authenticated");
+    if (principal === null) {
+      this.closed(ip);
+      return refuse(401, "Not authenticated");
+    }
     if (principal.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
+      this.closed(ip);
       return refuse(401, "Token expired");
     }
     return { ok: true, principal };
   }
 
-  /** Counts an open connection of an address (for MAX_CLIENTS_PER_IP). */
-  opened(ip: string): void {
+  /** Counts an admitted connection of an address (for MAX_CLIENTS_PER_IP). */
+  #opened(ip: string): void {
     if (this.config.MAX_CLIENTS_PER_IP > 0) this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
   }
 
-  /** Uncounts it. */
+  /** Uncounts an admitted connection when it closes (or is not upgraded after all). */
   closed(ip: string): void {
     if (this.config.MAX_CLIENTS_PER_IP === 0) return;
     const n = (this.#perIp.get(ip) ?? 1) - 1;

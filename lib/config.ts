@@ -37,7 +37,7 @@ export const configSchema = z.object({
   JWT_SECRET: z.string().min(16, "JWT_SECRET must be at least 16 characters").optional(),
   ALLOWED_ORIGINS: list.default([]),
   RATE_LIMIT: int(0).default(5000),
-  RATE_BURST: int(0).optional(),
+  RATE_BURST: int(1).optional(),
   RATE_ABUSE_SECONDS: int(1).default(3),
   SEND_BUFFER_BYTES: int(1024).default(4 * 1024 * 1024),
   SLOW_CLIENT_MS: int(1).default(5000),

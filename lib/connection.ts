@@ -57,6 +57,35 @@ let nextId = 0;
 /** Makes connection ids unique across nodes too, so `sendTo({ id })` reaches one client. */
 const NODE_TAG = crypto.randomUUID().slice(0, 8);
 
+/** Clients over their send budget; one timer closes those that stay over it too long. */
+const slow = new Set<Connection>();
+let slowTimer: ReturnType<typeof setTimeout> | undefined;
+const SLOW_CHECK_MS = 100;
+
+function watchSlow(conn: Connection): void {
+  slow.add(conn);
+  slowTimer ??= setTimeout(checkSlowClients, SLOW_CHECK_MS);
+}
+
+function checkSlowClients(): void {
+  slowTimer = undefined;
+  const now = Date.now();
+  for (const conn of slow) if (conn.checkSlow(now)) slow.delete(conn);
+  if (slow.size > 0) slowTimer = setTimeout(checkSlowClients, SLOW_CHECK_MS);
+}
+
+/** Forgets a closed connection in the watches, stopping their timers when none is left. */
+export function forgetConnection(conn: Connection): void {
+  if (slow.delete(conn) && slow.size === 0) {
+    clearTimeout(slowTimer);
+    slowTimer = undefined;
+  }
+  if (waiting.delete(conn) && waiting.size === 0) {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+  }
+}
+
 /** Batching clients with joined messages waiting; one timer checks them all. */
 const waiting = new Set<Connection>();
 let flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -207,13 +236,30 @@ export class Connection implements ClientInfo {
   #overBudget(): false {
     this.dropped++;
     this.stats.dropped++;
-    const now = Date.now();
-    if (this.#overSince === 0) this.#overSince = now;
-    else if (now - this.#overSince > this.limits.slowClientMs) {
-      this.stats.slowClosed++;
-      this.close(1013, "Too slow: messages were dropped");
-    }
+    if (this.#overSince === 0) {
+      this.#overSince = Date.now();
+      watchSlow(this);
+    } else this.checkSlow(Date.now());
     return false;
+  }
+
+  /**
+   * Closes the client with 1013 when it has stayed over its send budget for SLOW_CLIENT_MS, even
+   * if nothing more is sent to it (the slow-client watch calls this).
+   *
+   * @param now The time in ms.
+   * @returns Whether the client no longer needs watching (caught up, or closed).
+   */
+  checkSlow(now: number): boolean {
+    if (this.state !== ConnectionState.Open || this.#overSince === 0) return true;
+    if (this.socket.bufferedAmount + this.#pendingBytes <= this.limits.sendBufferBytes) {
+      this.#overSince = 0;
+      return true;
+    }
+    if (now - this.#overSince <= this.limits.slowClientMs) return false;
+    this.stats.slowClosed++;
+    this.close(1013, "Too slow: messages were dropped");
+    return true;
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   Connection,
   type ConnectionEvents,
   ConnectionState,
+  forgetConnection,
   type SendLimits,
 } from "./connection.ts";
 import { Router } from "./router.ts";
@@ -70,6 +71,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Switchb
 function toEnvName(key: string): string {
   return /[a-z]/.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase() : key;
 }
+
+/** How long shutdown waits for clients to acknowledge the 1001 close. */
+const CLOSE_WAIT_MS = 500;
 
 /** A running Switchboard server. */
 export class Switchboard {
@@ -162,16 +166,24 @@ export class Switchboard {
         this.metrics.connectionsRefused++;
         return admission.response;
       }
-      if (this.#closing) return new Response("Server is shutting down\n", { status: 503 });
+      if (this.#closing) {
+        this.gate.closed(ip);
+        return new Response("Server is shutting down\n", { status: 503 });
+      }
       return this.#upgrade(req, ip, admission.principal);
     });
   }
 
   #upgrade(req: Request, ip: string, principal: Principal | undefined): Response {
     const url = new URL(req.url);
-    const { socket, response } = Deno.upgradeWebSocket(req, {
-      idleTimeout: this.config.IDLE_TIMEOUT_S,
-    });
+    let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
+    try {
+      upgraded = Deno.upgradeWebSocket(req, { idleTimeout: this.config.IDLE_TIMEOUT_S });
+    } catch (err) {
+      this.gate.closed(ip);
+      return new Response(`Bad WebSocket upgrade: ${(err as Error).message}\n`, { status: 400 });
+    }
+    const { socket, response } = upgraded;
     const conn = new Connection(
       socket,
       ip,
@@ -182,7 +194,6 @@ export class Switchboard {
     conn.src = url.searchParams.get("src") ?? undefined;
     conn.auth = principal;
     conn.principal = principal?.id;
-    this.gate.opened(ip);
     conn.events = this.#events;
     socket.addEventListener("open", conn);
     socket.addEventListener("message", conn);
@@ -281,6 +292,7 @@ export class Switchboard {
     this.connections.delete(conn);
     this.gate.closed(conn.ip);
     clearTimeout(conn.expiry);
+    forgetConnection(conn);
     const reason = new DOMException("Client left", "AbortError");
     conn.serial?.cancel(reason);
     if (conn.runningCount > 0) { for (const run of [...conn.running.values()]) run.cancel(reason); }
@@ -396,6 +408,12 @@ export class Switchboard {
       }
     }
     for (const conn of this.connections) conn.close(1001, "Server is shutting down");
+    // Give the close handshakes (and what is still buffered) a moment to go out: Deno's own
+    // shutdown drops open sockets at once.
+    const closeBy = Date.now() + CLOSE_WAIT_MS;
+    while (this.connections.size > 0 && Date.now() < closeBy) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     await this.#http?.shutdown();
     await this.pool.close();
     await this.broker.close();

@@ -1,0 +1,258 @@
+/**
+ * Issue 5 over real sockets: a subscriber that never reads is dropped (its deliveries first
+ * dropped, then the socket closed with 1013) while every healthy subscriber gets every message.
+ *
+ * The slow subscriber is a raw TCP WebSocket client (hand-written handshake) that stops reading
+ * after its subscription's ack, so the kernel buffers fill and the server's `bufferedAmount` for
+ * it grows; a Deno WebSocket client would read on its own.
+ */
+import assert from "node:assert/strict";
+import { Client, type Msg, startServer, wsUrl } from "./_client.ts";
+import type { Switchboard } from "../lib/server.ts";
+import { ConnectionState } from "../lib/connection.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A frame read from the server. */
+interface Frame {
+  opcode: number;
+  payload: Uint8Array;
+}
+
+/** A minimal WebSocket client on a raw TCP connection: it reads only when asked to. */
+class RawSocket {
+  #buf = new Uint8Array(0);
+  #chunk = new Uint8Array(64 * 1024);
+  #read: Promise<number | null> | undefined;
+
+  private constructor(readonly conn: Deno.TcpConn) {}
+
+  /** Connects and completes the handshake (reads the response head, nothing more). */
+  static async open(port: number, path = "/"): Promise<RawSocket> {
+    const s = new RawSocket(await Deno.connect({ hostname: "127.0.0.1", port }));
+    const key = crypto.getRandomValues(new Uint8Array(16)).toBase64();
+    await s.#write(encoder.encode(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+        `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    ));
+    while (true) {
+      const end = decoder.decode(s.#buf).indexOf("\r\n\r\n"); // the head is ASCII
+      if (end >= 0) {
+        assert.match(decoder.decode(s.#buf.subarray(0, 12)), /^HTTP\/1\.1 101/);
+        s.#buf = s.#buf.subarray(end + 4);
+        return s;
+      }
+      if (!await s.#fill(5000)) throw new Error("No handshake response within 5000 ms");
+    }
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    for (let off = 0; off < bytes.length;) off += await this.conn.write(bytes.subarray(off));
+  }
+
+  /** Reads more bytes; false on timeout; throws at the end of the stream. */
+  async #fill(ms: number): Promise<boolean> {
+    this.#read ??= this.conn.read(this.#chunk);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const n = await Promise.race([
+      this.#read,
+      new Promise<"wait">((r) => timer = setTimeout(() => r("wait"), ms)),
+    ]);
+    clearTimeout(timer);
+    if (n === "wait") return false;
+    this.#read = undefined;
+    if (n === null) throw new Error("Connection closed by the server");
+    const next = new Uint8Array(this.#buf.length + n);
+    next.set(this.#buf);
+    next.set(this.#chunk.subarray(0, n), this.#buf.length);
+    this.#buf = next;
+    return true;
+  }
+
+  /** Sends one masked text frame. */
+  sendText(text: string): Promise<void> {
+    const data = encoder.encode(text);
+    assert.ok(data.length < 126, "short frames only");
+    const key = crypto.getRandomValues(new Uint8Array(4));
+    const out = new Uint8Array(6 + data.length);
+    out.set([0x81, 0x80 | data.length, ...key]);
+    for (let i = 0; i < data.length; i++) out[6 + i] = data[i] ^ key[i & 3];
+    return this.#write(out);
+  }
+
+  /** Reads one frame, or null when none arrives within `ms`. */
+  async frame(ms = 5000): Promise<Frame | null> {
+    const deadline = Date.now() + ms;
+    while (true) {
+      const b = this.#buf;
+      if (b.length >= 2) {
+        let len = b[1] & 127;
+        let off = 2;
+        if (len === 126) [len, off] = [b.length >= 4 ? (b[2] << 8) | b[3] : Infinity, 4];
+        else if (len === 127) {
+          len = b.length >= 10
+            ? Number(new DataView(b.buffer, b.byteOffset).getBigUint64(2))
+            : Infinity;
+          off = 10;
+        }
+        if (b.length >= off + len) {
+          this.#buf = b.subarray(off + len);
+          return { opcode: b[0] & 15, payload: b.slice(off, off + len) };
+        }
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || !await this.#fill(left)) return null;
+    }
+  }
+
+  /** Closes the TCP connection and settles the read in progress. */
+  async close(): Promise<void> {
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+    await this.#read?.catch(() => null);
+  }
+}
+
+const N = 10_000;
+const payloadOf = (seq: number) => `${seq}:`.padEnd(1500, String.fromCharCode(97 + (seq % 26)));
+
+/** Subscribes a test client to a topic and waits for the ack. */
+async function subscribe(c: Client, topic: string): Promise<void> {
+  c.send({ mode: "pub_sub", action: "sub", id: "s", topic });
+  assert.equal((await c.next((m) => m.action === "ack" && m.id === "s")).code, 200);
+}
+
+/** Subscribes a raw socket to a topic and reads the ack; after that it never reads by itself. */
+async function subscribeRaw(s: RawSocket, topic: string): Promise<void> {
+  await s.sendText(JSON.stringify({ mode: "pub_sub", action: "sub", topic }));
+  const ack = await s.frame();
+  assert.ok(ack, "no ack for the raw subscriber");
+  assert.equal(JSON.parse(decoder.decode(ack.payload)).code, 200);
+}
+
+/**
+ * Publishes `n` messages from a client, 50 per turn; waits whenever the healthy subscribers
+ * fall 100 behind, as a real feed is paced by its source. Never waits for `slowOne`.
+ */
+async function publishFeed(publisher: Client, healthy: Client[], n: number): Promise<void> {
+  const received = () => Math.min(...healthy.map((c) => c.inbox.length));
+  for (let seq = 0; seq < n;) {
+    for (const end = Math.min(n, seq + 50); seq < end; seq++) {
+      publisher.send({
+        mode: "pub_sub",
+        action: "pub",
+        src: "agent",
+        id: seq,
+        topic: "feed",
+        data: { seq, payload: payloadOf(seq) },
+      });
+    }
+    await sleep(5);
+    while (received() < seq - 100) await sleep(1);
+  }
+}
+
+function slowConnection(server: Switchboard) {
+  return [...server.connections].find((c) => c.src === "slow");
+}
+
+Deno.test("slow consumer - a subscriber that never reads is dropped, 10,000 messages reach the rest", async () => {
+  const server = await startServer({
+    SEND_BUFFER_BYTES: 512 * 1024,
+    SLOW_CLIENT_MS: 200,
+    RATE_LIMIT: 0,
+  });
+  const healthy = [
+    await Client.connect(wsUrl(server)),
+    await Client.connect(wsUrl(server)),
+    await Client.connect(wsUrl(server, "?batch=1")),
+  ];
+  const publisher = await Client.connect(wsUrl(server));
+  const slow = await RawSocket.open(server.port, "/?src=slow");
+  try {
+    for (const c of healthy) await subscribe(c, "feed");
+    await subscribeRaw(slow, "feed");
+    const started = Date.now();
+    await publishFeed(publisher, healthy, N);
+
+    // Every healthy subscriber got every message, in order and intact, and lost none.
+    for (const c of healthy) {
+      const got = await c.waitFor(N, (m) => m.action === "pub", 10_000);
+      assert.equal(got.length, N);
+      for (let seq = 0; seq < N; seq++) {
+        const m = got[seq];
+        if (m.data?.seq !== seq || m.data.payload !== payloadOf(seq) || m.topic !== "feed") {
+          assert.fail(`delivery ${seq} is wrong: ${JSON.stringify(m).slice(0, 200)}`);
+        }
+      }
+      assert.equal(c.closeEvent, undefined);
+    }
+    for (const conn of server.connections) {
+      if (conn.src !== "slow") assert.equal(conn.dropped, 0, `client ${conn.id} lost messages`);
+    }
+    const acks = await publisher.waitFor(N, (m: Msg) => m.action === "ack");
+    assert.ok(acks.every((m) => m.code === 200));
+    assert.ok(Date.now() - started < 20_000);
+
+    // The slow one had deliveries dropped, then was closed.
+    assert.ok(server.metrics.send.dropped > 0, "no delivery was dropped");
+    assert.ok(server.metrics.send.slowClosed >= 1, "the slow subscriber was not closed");
+    const conn = slowConnection(server);
+    assert.ok(conn === undefined || conn.state !== ConnectionState.Open);
+
+    // Reading now, it finds fewer than N deliveries, then the close frame with 1013.
+    let delivered = 0;
+    let close: Frame | null = null;
+    while (close === null) {
+      const f = await slow.frame(5000);
+      assert.ok(f, `no close frame after ${delivered} deliveries`);
+      if (f.opcode === 8) close = f;
+      else delivered++;
+    }
+    assert.ok(delivered > 0 && delivered < N, `${delivered} deliveries reached the slow one`);
+    assert.equal((close.payload[0] << 8) | close.payload[1], 1013);
+    assert.equal(decoder.decode(close.payload.subarray(2)), "Too slow: messages were dropped");
+  } finally {
+    await slow.close();
+    for (const c of [...healthy, publisher]) await c.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test({
+  name: "slow consumer - a client still over budget when the traffic stops is closed too",
+  async fn() {
+    const server = await startServer({
+      SEND_BUFFER_BYTES: 64 * 1024,
+      SLOW_CLIENT_MS: 100,
+      RATE_LIMIT: 0,
+    });
+    const slow = await RawSocket.open(server.port, "/?src=slow");
+    try {
+      await subscribeRaw(slow, "feed");
+      // Publish until the client is over budget even after a pause: the kernel's buffers are
+      // full too, so it really has stopped reading (a burst alone drains once Deno writes it).
+      let stuck = false;
+      for (let seq = 0; !stuck && seq < 200_000; seq++) {
+        server.publish("feed", { data: { seq, payload: payloadOf(seq) } });
+        if (seq % 50 === 49) {
+          await sleep(20);
+          stuck = (slowConnection(server)?.socket.bufferedAmount ?? 0) > 64 * 1024;
+        }
+      }
+      assert.ok(stuck, "the client never fell behind");
+      assert.ok(server.metrics.send.dropped > 0);
+      await sleep(1000);
+      assert.notEqual(slowConnection(server)?.state, ConnectionState.Open);
+      assert.equal(server.metrics.send.slowClosed, 1);
+    } finally {
+      await slow.close();
+      await server.shutdown();
+    }
+  },
+});
