@@ -15,6 +15,7 @@ import { Client, type Msg, req, startServer, wsUrl } from "./_client.ts";
 import { defineCommand, z } from "../lib/mod.ts";
 import type { Switchboard } from "../lib/server.ts";
 import routes from "../routes.gen.ts";
+import { RawSocket } from "./_raw_ws.ts";
 
 type Frame = string | Uint8Array<ArrayBuffer>;
 
@@ -462,106 +463,6 @@ function handMade(round: number, first: boolean): [Frame, number][] {
 
 // ---------------------------------------------------------------------------------------------
 // Raw frames that are not valid WebSocket text: a hand-written client on a TCP socket
-
-/** A WebSocket client on a raw TCP connection, able to send what a browser never would. */
-class RawSocket {
-  #buf = new Uint8Array(0);
-  #chunk = new Uint8Array(64 * 1024);
-  #read: Promise<number | null> | undefined;
-
-  private constructor(readonly conn: Deno.TcpConn) {}
-
-  static async open(port: number): Promise<RawSocket> {
-    const s = new RawSocket(await Deno.connect({ hostname: "127.0.0.1", port }));
-    const key = crypto.getRandomValues(new Uint8Array(16)).toBase64();
-    await s.#write(encoder.encode(
-      `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-        `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-    ));
-    while (true) {
-      const end = decoder.decode(s.#buf).indexOf("\r\n\r\n"); // the head is ASCII
-      if (end >= 0) {
-        assert.match(decoder.decode(s.#buf.subarray(0, 12)), /^HTTP\/1\.1 101/);
-        s.#buf = s.#buf.subarray(end + 4);
-        return s;
-      }
-      if (await s.#fill(5000) !== "data") throw new Error("No handshake response");
-    }
-  }
-
-  async #write(bytes: Uint8Array): Promise<void> {
-    for (let off = 0; off < bytes.length;) off += await this.conn.write(bytes.subarray(off));
-  }
-
-  async #fill(ms: number): Promise<"data" | "wait" | "eof"> {
-    this.#read ??= this.conn.read(this.#chunk).catch(() => null);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const n = await Promise.race([
-      this.#read,
-      new Promise<"wait">((r) => timer = setTimeout(() => r("wait"), ms)),
-    ]);
-    clearTimeout(timer);
-    if (n === "wait") return "wait";
-    this.#read = undefined;
-    if (n === null) return "eof";
-    const next = new Uint8Array(this.#buf.length + n);
-    next.set(this.#buf);
-    next.set(this.#chunk.subarray(0, n), this.#buf.length);
-    this.#buf = next;
-    return "data";
-  }
-
-  /** Sends one frame; a client must mask, so `mask: false` is a violation. */
-  async send(
-    opcode: number,
-    payload: Uint8Array | string,
-    { fin = true, mask = true, rsv = 0 } = {},
-  ): Promise<void> {
-    const data = typeof payload === "string" ? encoder.encode(payload) : payload;
-    const head = [(fin ? 0x80 : 0) | (rsv << 4) | opcode];
-    const m = mask ? 0x80 : 0;
-    if (data.length < 126) head.push(m | data.length);
-    else if (data.length < 65536) head.push(m | 126, data.length >> 8, data.length & 255);
-    else throw new RangeError("Short frames only");
-    const key = mask ? crypto.getRandomValues(new Uint8Array(4)) : new Uint8Array(0);
-    const out = new Uint8Array(head.length + key.length + data.length);
-    out.set(head);
-    out.set(key, head.length);
-    const o = head.length + key.length;
-    for (let i = 0; i < data.length; i++) out[o + i] = mask ? data[i] ^ key[i & 3] : data[i];
-    await this.#write(out);
-  }
-
-  /** The next frame from the server, "eof" when it closed the TCP connection, or "wait". */
-  async next(ms = 3000): Promise<{ opcode: number; payload: Uint8Array } | "eof" | "wait"> {
-    const deadline = Date.now() + ms;
-    while (true) {
-      const b = this.#buf;
-      if (b.length >= 2) {
-        const len = b[1] & 127;
-        const off = len === 126 ? 4 : 2;
-        const size = len === 126 ? (b[2] << 8) | b[3] : len; // server replies here are short
-        if (len !== 127 && b.length >= off + size) {
-          this.#buf = b.subarray(off + size);
-          return { opcode: b[0] & 15, payload: b.slice(off, off + size) };
-        }
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) return "wait";
-      const got = await this.#fill(left);
-      if (got !== "data") return got;
-    }
-  }
-
-  async close(): Promise<void> {
-    try {
-      this.conn.close();
-    } catch {
-      // Already closed.
-    }
-    await this.#read;
-  }
-}
 
 /** A raw case: what to send, and whether a reply (else a close) must follow. */
 interface RawCase {
