@@ -26,6 +26,10 @@ export const CONSOLE_HTML = `<!doctype html>
   <button data-msg='{"mode":"pub_sub","action":"sub","src":"front","topic":["#"]}'>Subscribe to everything</button>
   <button data-msg='{"mode":"req_res","action":"req","src":"front","id":1,"command":"echo","args":[1,2],"kwargs":{"name":"jw"}}'>Echo</button>
 </p>
+<p>
+  <label>Commands: <select id="commands"><option value="">(loading…)</option></select></label>
+  <span id="desc"></span>
+</p>
 <textarea id="msg">{"mode":"req_res","action":"req","src":"front","command":"web"}</textarea>
 <button id="send">Send</button>
 <div id="log"></div>
@@ -56,6 +60,19 @@ export const CONSOLE_HTML = `<!doctype html>
   };
   health();
   setInterval(health, 2000);
+  // The command list comes from the API contract, so it always matches the routes file.
+  const select = document.getElementById("commands");
+  const contract = await (await fetch("/asyncapi.json")).json();
+  const commands = contract["x-commands"];
+  select.replaceChildren(new Option("(choose a command)", ""));
+  for (const name of Object.keys(commands)) select.append(new Option(name, name));
+  select.onchange = () => {
+    const name = select.value;
+    if (!name) return;
+    document.getElementById("desc").textContent = commands[name].description;
+    const msg = { mode: "req_res", action: "req", src: "console", id: Date.now(), command: name, args: [], kwargs: {} };
+    document.getElementById("msg").value = JSON.stringify(msg);
+  };
 </script>
 </body>
 </html>

@@ -51,6 +51,7 @@ Deno.test("GET / - serves the console page that connects back to the server", as
     const html = await res.text();
     assert.match(html, /new WebSocket\(/);
     assert.match(html, /\/healthz/);
+    assert.match(html, /\/asyncapi.json/); // the command list comes from the contract
     const post = await fetch(`http://127.0.0.1:${server.port}/healthz`, { method: "POST" });
     assert.equal(post.status, 405);
     await post.body?.cancel();
