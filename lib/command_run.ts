@@ -217,6 +217,9 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
     if (this.#done) return;
     this.#timer = undefined;
     this.#end(new DOMException(`Command timed out after ${ms} ms`, "TimeoutError"));
+    this.host.log.warn(`Command "${this.def.name}" timed out after ${ms} ms`, {
+      client: this.conn.id,
+    });
     this.#reply(Code.TIMEOUT, `Command "${this.def.name}" timed out after ${ms} ms`);
     this.#next();
   }

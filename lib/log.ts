@@ -44,7 +44,7 @@ export function createLogger(
     let line = `${time} ${lvl.toUpperCase().padEnd(5)} ${msg}`;
     if (fields) {
       for (const [k, v] of Object.entries(fields)) {
-        if (k === "stack") continue;
+        if (k === "stack" || v === undefined) continue;
         line += ` ${k}=${typeof v === "string" ? v : JSON.stringify(v, errorReplacer)}`;
       }
       if (typeof fields.stack === "string") line += `\n${fields.stack}`;

@@ -91,7 +91,7 @@ export class Metrics {
     metric("requests_total", "counter", "Requests by command and final code", requests);
     metric("request_seconds_total", "counter", "Handler time by command", seconds);
     for (const [name, value] of Object.entries(gauges)) {
-      one(name, "gauge", name.replaceAll("_", " "), value);
+      one(name, name.endsWith("_total") ? "counter" : "gauge", name.replaceAll("_", " "), value);
     }
     return out.join("\n") + "\n";
   }

@@ -72,6 +72,8 @@ function toEnvName(key: string): string {
   return /[a-z]/.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase() : key;
 }
 
+/** The "client limit reached" warning is written at most this often. */
+const FULL_LOG_EVERY_MS = 10_000;
 /** How long shutdown waits for clients to acknowledge the 1001 close. */
 const CLOSE_WAIT_MS = 500;
 
@@ -97,6 +99,7 @@ export class Switchboard {
     onClose: (conn) => this.#close(conn),
   };
   #closing = false;
+  #lastFullLog = 0;
   #closed: Promise<void> | undefined;
 
   constructor(readonly config: Config, routes: Routes, logger?: Logger) {
@@ -205,6 +208,11 @@ export class Switchboard {
   #open(conn: Connection): void {
     if (this.connections.size >= this.config.MAX_CLIENTS) {
       this.metrics.connectionsRefused++;
+      const now = Date.now();
+      if (now - this.#lastFullLog > FULL_LOG_EVERY_MS) {
+        this.#lastFullLog = now;
+        this.log.warn(`Client limit reached (${this.config.MAX_CLIENTS}): refusing new clients`);
+      }
       conn.send(replyText(this.config.SERVER_SRC, undefined, undefined, {
         code: Code.UNAVAILABLE,
         msg: `Client limit reached (${this.config.MAX_CLIENTS})`,
@@ -214,6 +222,9 @@ export class Switchboard {
     }
     this.connections.add(conn);
     this.metrics.connectionsTotal++;
+    if (this.log.enabled("debug")) {
+      this.log.debug("Client connected", { client: conn.id, ip: conn.ip, src: conn.src });
+    }
     const expiresAt = conn.auth?.expiresAt;
     if (expiresAt !== undefined) {
       // Deno timers are 32-bit: a far-off expiry is re-armed when the first timer fires.
@@ -258,7 +269,13 @@ export class Switchboard {
     if (bucket !== undefined && !bucket.take()) {
       this.metrics.rateLimited++;
       this.#error(conn, Code.RATE_LIMITED, "Rate limit exceeded: slow down");
-      if (bucket.shouldDisconnect()) conn.close(1008, "Rate limit exceeded");
+      if (bucket.shouldDisconnect()) {
+        this.log.info("Client closed for sustained rate-limit abuse", {
+          client: conn.id,
+          ip: conn.ip,
+        });
+        conn.close(1008, "Rate limit exceeded");
+      }
       return;
     }
     const checked = parseFrame(text, this.#frameLimits);
@@ -289,7 +306,9 @@ export class Switchboard {
   #close(conn: Connection): void {
     if (conn.state === ConnectionState.Closed) return; // onclose can fire twice for one socket
     conn.state = ConnectionState.Closed;
-    this.connections.delete(conn);
+    if (this.connections.delete(conn) && this.log.enabled("debug")) {
+      this.log.debug("Client left", { client: conn.id, dropped: conn.dropped });
+    }
     this.gate.closed(conn.ip);
     clearTimeout(conn.expiry);
     forgetConnection(conn);
