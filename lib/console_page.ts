@@ -43,7 +43,13 @@ export const CONSOLE_HTML = `<!doctype html>
     log.append(div);
     log.scrollTop = log.scrollHeight;
   };
-  const ws = new WebSocket(location.href.replace(/^http/, "ws").replace(/[?#].*$/, "") + "?src=console");
+  // A ?token= on the page URL is passed on, for servers that require one.
+  const page = new URL(location.href);
+  const wsUrl = new URL("/", page);
+  wsUrl.protocol = page.protocol === "https:" ? "wss:" : "ws:";
+  wsUrl.searchParams.set("src", "console");
+  if (page.searchParams.get("token")) wsUrl.searchParams.set("token", page.searchParams.get("token"));
+  const ws = new WebSocket(wsUrl);
   ws.onopen = () => (state.textContent = "connected");
   ws.onclose = (e) => (state.textContent = "closed (" + e.code + ")");
   ws.onmessage = (e) => line("in", e.data);
