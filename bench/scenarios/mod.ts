@@ -25,6 +25,27 @@ const zero = (key: string, label: string): Metric => ({
   target: { kind: "zero" },
 });
 
+/** The checks every fan-out run makes: nothing lost, reordered or malformed. */
+const delivered: Metric[] = [
+  zero("lost", "deliveries lost"),
+  zero("reordered", "deliveries out of order"),
+  zero("errors", "bad deliveries or failed acks"),
+];
+const latency: Metric[] = [
+  { key: "p50_ms", label: "publish→delivery p50 (ms)", digits: 2 },
+  {
+    key: "p99_ms",
+    label: "publish→delivery p99 (ms)",
+    digits: 2,
+    target: { kind: "ratio_max", value: 1.2 },
+  },
+];
+/** Full and quick parameters of a fan-out scenario. */
+const fanoutRuns = (params: Record<string, number>, batch: boolean) => ({
+  full: { ...params, batch, ...FULL, drainMs: 2000 },
+  quick: { ...params, batch, ...QUICK, drainMs: 1000 },
+});
+
 const pipelined = { connections: 50, depth: 8 };
 const fanoutFixed = { subscribers: 1000, rate: 50, window: 0 };
 const fanoutMax = { subscribers: 1000, rate: 0, window: 16 };
@@ -77,20 +98,11 @@ export const SCENARIOS: Scenario[] = [
   {
     id: "fanout_fixed",
     title: "Fan-out at a fixed rate: 1 publisher → 1,000 subscribers, 50 publishes/s",
-    full: { ...fanoutFixed, batch: false, ...FULL, drainMs: 2000 },
-    quick: { ...fanoutFixed, batch: false, ...QUICK, drainMs: 1000 },
+    ...fanoutRuns(fanoutFixed, false),
     metrics: [
-      { key: "p50_ms", label: "publish→delivery p50 (ms)", digits: 2 },
-      {
-        key: "p99_ms",
-        label: "publish→delivery p99 (ms)",
-        digits: 2,
-        target: { kind: "ratio_max", value: 1.2 },
-      },
+      ...latency,
       { key: "rate", label: "deliveries/s", digits: 0 },
-      zero("lost", "deliveries lost"),
-      zero("reordered", "deliveries out of order"),
-      zero("errors", "bad deliveries or failed acks"),
+      ...delivered,
       ...cpu,
     ],
     run: runFanout,
@@ -98,21 +110,12 @@ export const SCENARIOS: Scenario[] = [
   {
     id: "fanout_fixed_batch",
     title: "Fan-out at a fixed rate, batching subscribers: vs the raw server's unbatched run",
-    full: { ...fanoutFixed, batch: true, ...FULL, drainMs: 2000 },
-    quick: { ...fanoutFixed, batch: true, ...QUICK, drainMs: 1000 },
+    ...fanoutRuns(fanoutFixed, true),
     baseline: "fanout_fixed",
     metrics: [
-      { key: "p50_ms", label: "publish→delivery p50 (ms)", digits: 2 },
-      {
-        key: "p99_ms",
-        label: "publish→delivery p99 (ms)",
-        digits: 2,
-        target: { kind: "ratio_max", value: 1.2 },
-      },
+      ...latency,
       { key: "per_frame", label: "deliveries per frame", digits: 2 },
-      zero("lost", "deliveries lost"),
-      zero("reordered", "deliveries out of order"),
-      zero("errors", "bad deliveries or failed acks"),
+      ...delivered,
       ...cpu,
     ],
     run: runFanout,
@@ -120,8 +123,7 @@ export const SCENARIOS: Scenario[] = [
   {
     id: "fanout_max",
     title: "Fan-out at maximum rate: 1 → 1,000 subscribers, ≤ 16 publishes not yet delivered",
-    full: { ...fanoutMax, batch: false, ...FULL, drainMs: 2000 },
-    quick: { ...fanoutMax, batch: false, ...QUICK, drainMs: 1000 },
+    ...fanoutRuns(fanoutMax, false),
     metrics: [
       {
         key: "rate",
@@ -131,9 +133,7 @@ export const SCENARIOS: Scenario[] = [
       },
       { key: "server_us", label: "server CPU per delivery (µs)", digits: 2 },
       { key: "server_hwm_mb", label: "server peak RSS (MB)", digits: 0 },
-      zero("lost", "deliveries lost"),
-      zero("reordered", "deliveries out of order"),
-      zero("errors", "bad deliveries or failed acks"),
+      ...delivered,
       ...cpu,
     ],
     run: runFanout,
@@ -141,16 +141,13 @@ export const SCENARIOS: Scenario[] = [
   {
     id: "fanout_max_batch",
     title: "Fan-out at maximum rate, batching subscribers: vs the raw server's unbatched run",
-    full: { ...fanoutMax, batch: true, ...FULL, drainMs: 2000 },
-    quick: { ...fanoutMax, batch: true, ...QUICK, drainMs: 1000 },
+    ...fanoutRuns(fanoutMax, true),
     baseline: "fanout_max",
     metrics: [
       { key: "rate", label: "deliveries/s", digits: 0, target: { kind: "ratio_min", value: 3 } },
       { key: "per_frame", label: "deliveries per frame", digits: 2 },
       { key: "server_us", label: "server CPU per delivery (µs)", digits: 2 },
-      zero("lost", "deliveries lost"),
-      zero("reordered", "deliveries out of order"),
-      zero("errors", "bad deliveries or failed acks"),
+      ...delivered,
       ...cpu,
     ],
     run: runFanout,
