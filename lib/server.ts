@@ -1,6 +1,6 @@
 /**
  * The server: the only file that calls `Deno.serve` and `Deno.upgradeWebSocket`. It accepts
- * clients, checks each frame, hands it to the router, and offers the programmatic API
+ * clients, hands their frames to the intake (intake.ts), and offers the programmatic API
  * (`command`, `publish`, `broadcast`, `sendTo`, `offload`, `shutdown`).
  */
 import { join, resolve } from "node:path";
@@ -16,8 +16,9 @@ import {
 } from "./connection.ts";
 import { Router } from "./router.ts";
 import { addCommand, loadRoutes, type Manifest, type Routes } from "./routes.ts";
-import { Code, type FrameLimits, type MessageId, type Outgoing, parseFrame } from "./protocol.ts";
-import { ackText, replyText } from "./messages.ts";
+import { Code, type Outgoing } from "./protocol.ts";
+import { replyText } from "./messages.ts";
+import { Intake } from "./intake.ts";
 import { Metrics } from "./metrics.ts";
 import { PubSub } from "./pubsub.ts";
 import type { Broker, Target } from "./broker/broker.ts";
@@ -29,7 +30,6 @@ import { handleHttp } from "./http.ts";
 import { ROUTES_FILE } from "./routes_gen.ts";
 import { Gate } from "./admission.ts";
 import type { Principal } from "./auth.ts";
-import { TokenBucket } from "./rate_limit.ts";
 
 /** Options of `createServer`: any setting (as `port` or `PORT`), plus where the app is. */
 export interface ServerOptions extends Record<string, unknown> {
@@ -89,13 +89,13 @@ export class Switchboard {
   readonly pool: WorkerPool;
   readonly router: Router;
   readonly gate: Gate;
+  readonly intake: Intake;
   readonly startedAt = Date.now();
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   readonly #sendLimits: SendLimits;
-  readonly #frameLimits: FrameLimits;
   readonly #events: ConnectionEvents = {
     onOpen: (conn) => this.#open(conn),
-    onMessage: (conn, data) => this.#message(conn, data),
+    onMessage: (conn, data) => this.intake.message(conn, data),
     onClose: (conn) => this.#close(conn),
   };
   #closing = false;
@@ -117,7 +117,7 @@ export class Switchboard {
     });
     this.router = new Router(this);
     this.gate = new Gate(config, this.log, routes.auth);
-    this.#frameLimits = { maxDepth: config.MAX_DEPTH };
+    this.intake = new Intake(config, this.metrics, this.router, this.log);
     this.#sendLimits = {
       sendBufferBytes: config.SEND_BUFFER_BYTES,
       slowClientMs: config.SLOW_CLIENT_MS,
@@ -237,72 +237,6 @@ export class Switchboard {
     }
   }
 
-  #message(conn: Connection, data: unknown): void {
-    if (conn.state !== ConnectionState.Open) return;
-    this.metrics.framesIn++;
-    if (typeof data !== "string") {
-      this.#error(conn, Code.BAD_REQUEST, "Binary frames are not supported: send JSON text");
-      return;
-    }
-    const max = this.config.MAX_MESSAGE_BYTES;
-    if (
-      data.length > max || (data.length * 3 > max && new TextEncoder().encode(data).length > max)
-    ) {
-      this.metrics.tooLarge++;
-      this.#error(conn, Code.TOO_LARGE, `Message too large (limit ${max} bytes)`);
-      return;
-    }
-    if (conn.batch && data.includes("\n")) {
-      for (const line of data.split("\n")) if (line.trim() !== "") this.#frame(conn, line);
-      return;
-    }
-    this.#frame(conn, data);
-  }
-
-  #frame(conn: Connection, text: string): void {
-    const rate = this.config.RATE_LIMIT;
-    const bucket = rate === 0 ? undefined : conn.bucket ??= new TokenBucket(
-      rate,
-      this.config.RATE_BURST ?? 2 * rate,
-      { disconnectAfterMs: this.config.RATE_ABUSE_SECONDS * 1000 },
-    );
-    if (bucket !== undefined && !bucket.take()) {
-      this.metrics.rateLimited++;
-      this.#error(conn, Code.RATE_LIMITED, "Rate limit exceeded: slow down");
-      if (bucket.shouldDisconnect()) {
-        this.log.info("Client closed for sustained rate-limit abuse", {
-          client: conn.id,
-          ip: conn.ip,
-        });
-        conn.close(1008, "Rate limit exceeded");
-      }
-      return;
-    }
-    const checked = parseFrame(text, this.#frameLimits);
-    if (checked.ok) {
-      this.router.handle(conn, checked.message);
-      return;
-    }
-    this.#error(conn, checked.code, checked.msg, checked.data, checked.id, checked.mode);
-  }
-
-  #error(
-    conn: Connection,
-    code: number,
-    msg: string,
-    data?: unknown,
-    id?: MessageId,
-    mode?: string,
-  ): void {
-    this.metrics.badFrames++;
-    const src = this.config.SERVER_SRC;
-    conn.send(
-      mode === "pub_sub"
-        ? ackText(src, id, undefined, code, msg, data)
-        : replyText(src, id, undefined, { code, msg, data }),
-    );
-  }
-
   #close(conn: Connection): void {
     if (conn.state === ConnectionState.Closed) return; // onclose can fire twice for one socket
     conn.state = ConnectionState.Closed;
@@ -312,9 +246,11 @@ export class Switchboard {
     this.gate.closed(conn.ip);
     clearTimeout(conn.expiry);
     forgetConnection(conn);
-    const reason = new DOMException("Client left", "AbortError");
-    conn.serial?.cancel(reason);
-    if (conn.runningCount > 0) { for (const run of [...conn.running.values()]) run.cancel(reason); }
+    if (conn.runningCount > 0) {
+      const reason = new DOMException("Client left", "AbortError");
+      conn.serial?.cancel(reason);
+      for (const run of [...conn.running.values()]) run.cancel(reason);
+    }
     conn.serialQueue.length = 0;
     if (conn.subscribed) this.pubsub.removeConnection(conn);
   }
