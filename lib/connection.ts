@@ -103,11 +103,10 @@ function flushWaiting(): void {
 
 /** One connected client. */
 export class Connection implements ClientInfo {
-  /** Server-assigned id, unique in this process. */
+  /** Server-assigned id, unique across nodes (a random node tag and a counter). */
   readonly id: string;
   state = ConnectionState.Open;
   src: string | undefined;
-  principal: string | undefined;
   /** The authenticated principal with its permissions, when auth is on. */
   auth: Principal | undefined;
   // Collections are made on first use: an idle client costs only this object (see docs/benchmarks.md).
@@ -129,6 +128,11 @@ export class Connection implements ClientInfo {
   /** Messages joined for a batching client, waiting for the socket to finish writing. */
   #pending: string | undefined;
   #pendingBytes = 0;
+
+  /** The authenticated principal's id, when auth is on. */
+  get principal(): string | undefined {
+    return this.auth?.id;
+  }
 
   /** The topic filters this client subscribes to. */
   get topics(): Set<string> {

@@ -196,7 +196,6 @@ export class Switchboard {
     );
     conn.src = url.searchParams.get("src") ?? undefined;
     conn.auth = principal;
-    conn.principal = principal?.id;
     conn.events = this.#events;
     socket.addEventListener("open", conn);
     socket.addEventListener("message", conn);
