@@ -5,7 +5,7 @@
 import routes from "./routes.gen.ts";
 import { loadConfig } from "./lib/config.ts";
 import { createServer } from "./lib/server.ts";
-import { StartupError } from "./lib/errors.ts";
+import { StartupError } from "./lib/wire/errors.ts";
 
 try {
   const { config, root } = loadConfig(Deno.env.toObject(), Deno.args);

@@ -1,5 +1,5 @@
 /**
- * MQTT topic-filter matching, with the same rules as the server (lib/topic_tree.ts): levels are
+ * MQTT topic-filter matching, with the same rules as the server (lib/pubsub/topic_tree.ts): levels are
  * separated by `/`, `+` matches exactly one level (an empty one too), `#` matches the rest including
  * the parent level (`a/#` matches `a`), and a filter starting with a wildcard does not match a topic
  * starting with `$`.

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { parseArgs } from "node:util";
-import { StartupError } from "./errors.ts";
+import { StartupError } from "./wire/errors.ts";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);

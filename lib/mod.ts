@@ -12,8 +12,8 @@
  * @module
  */
 export { z } from "zod";
-export { CommandError, StartupError } from "./errors.ts";
-export { defineCommand, reply } from "./command.ts";
+export { CommandError, StartupError } from "./wire/errors.ts";
+export { defineCommand, reply } from "./commands/command.ts";
 export type {
   ClientInfo,
   CommandContext,
@@ -21,20 +21,20 @@ export type {
   CommandHandler,
   OffloadOptions,
   PublishMessage,
-} from "./command.ts";
-export { defineTopic } from "./topic.ts";
-export type { TopicContext, TopicDefinition, TopicResult } from "./topic.ts";
+} from "./commands/command.ts";
+export { defineTopic } from "./pubsub/topic_file.ts";
+export type { TopicContext, TopicDefinition, TopicResult } from "./pubsub/topic_file.ts";
 export { createServer, Switchboard } from "./server.ts";
 export type { ServerOptions } from "./server.ts";
-export type { Manifest } from "./routes.ts";
+export type { Manifest } from "./commands/routes.ts";
 export type { Config } from "./config.ts";
-export { Code } from "./protocol.ts";
+export { Code } from "./wire/protocol.ts";
 export type {
   ClientMessage,
   MessageId,
   Outgoing,
   PubSubMessage,
   RequestMessage,
-} from "./protocol.ts";
+} from "./wire/protocol.ts";
 export type { Target } from "./broker/broker.ts";
-export type { WorkerContext } from "./worker_api.ts";
+export type { WorkerContext } from "./workers/api.ts";

@@ -13,23 +13,23 @@ import {
   ConnectionState,
   forgetConnection,
   type SendLimits,
-} from "./connection.ts";
-import { Router } from "./router.ts";
-import { addCommand, loadRoutes, type Manifest, type Routes } from "./routes.ts";
-import { Code, type Outgoing } from "./protocol.ts";
-import { replyText } from "./messages.ts";
-import { Intake } from "./intake.ts";
+} from "./session/connection.ts";
+import { Router } from "./commands/router.ts";
+import { addCommand, loadRoutes, type Manifest, type Routes } from "./commands/routes.ts";
+import { Code, type Outgoing } from "./wire/protocol.ts";
+import { replyText } from "./wire/messages.ts";
+import { Intake } from "./session/intake.ts";
 import { Metrics } from "./metrics.ts";
-import { PubSub } from "./pubsub.ts";
+import { PubSub } from "./pubsub/pubsub.ts";
 import type { Broker, Target } from "./broker/broker.ts";
 import { createBroker } from "./broker/mod.ts";
-import { WorkerPool } from "./worker_pool.ts";
-import type { Command, OffloadOptions, PublishMessage } from "./command.ts";
-import type { TopicCallback } from "./topic.ts";
-import { handleHttp } from "./http.ts";
-import { ROUTES_FILE } from "./routes_gen.ts";
-import { Gate } from "./admission.ts";
-import type { Principal } from "./auth.ts";
+import { WorkerPool } from "./workers/pool.ts";
+import type { Command, OffloadOptions, PublishMessage } from "./commands/command.ts";
+import type { TopicCallback } from "./pubsub/topic_file.ts";
+import { handleHttp } from "./http/handler.ts";
+import { ROUTES_FILE } from "./commands/routes_gen.ts";
+import { Gate } from "./session/admission.ts";
+import type { Principal } from "./session/auth.ts";
 
 /** Options of `createServer`: any setting (as `port` or `PORT`), plus where the app is. */
 export interface ServerOptions extends Record<string, unknown> {

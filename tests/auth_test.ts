@@ -5,8 +5,8 @@ import {
   type Principal,
   redactToken,
   tokenFromRequest,
-} from "../lib/auth.ts";
-import { signJwt } from "../lib/jwt.ts";
+} from "../lib/session/auth.ts";
+import { signJwt } from "../lib/session/jwt.ts";
 
 const SECRET = "jwt-secret-for-the-auth-tests";
 const INFO = {

@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { startServer, wsUrl } from "./_client.ts";
 import { CommandError, defineCommand } from "../lib/mod.ts";
 import type { ServerOptions, Switchboard } from "../lib/server.ts";
-import { filterError, TopicTree } from "../lib/topic_tree.ts";
+import { filterError, TopicTree } from "../lib/pubsub/topic_tree.ts";
 import {
   connect,
   type ConnectOptions,

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { CONFIG_KEYS, loadConfig, parseConfig } from "../lib/config.ts";
-import { StartupError } from "../lib/errors.ts";
+import { StartupError } from "../lib/wire/errors.ts";
 
 /** Asserts that `fn` throws a one-line StartupError naming `key`; returns its message. */
 function refuses(fn: () => unknown, key: string): string {

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Client, type Msg, req, startServer, withServer, wsUrl } from "./_client.ts";
 import imageInfo, { imageSize } from "../workers/image_info.ts";
-import { CancelledError, createContext } from "../lib/worker_api.ts";
-import { CommandError } from "../lib/errors.ts";
+import { CancelledError, createContext } from "../lib/workers/api.ts";
+import { CommandError } from "../lib/wire/errors.ts";
 
 const SAMPLES = join(import.meta.dirname!, "..", "assets", "images");
 /** The samples written by assets/make_samples.ts, in the order the command lists them. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { JwtError, signJwt, verifyJwt } from "../lib/jwt.ts";
+import { JwtError, signJwt, verifyJwt } from "../lib/session/jwt.ts";
 
 const SECRET = "a-test-secret-of-enough-length";
 const NOW = Date.UTC(2030, 0, 1); // ms; every time check uses this injected clock

@@ -5,7 +5,7 @@ import {
   canSubscribe,
   isValidPattern,
   permissionsFromClaims,
-} from "../lib/permissions.ts";
+} from "../lib/session/permissions.ts";
 
 Deno.test("canCallCommand - absent list allows all, empty list allows none", () => {
   assert.equal(canCallCommand(undefined, "add_user"), true);

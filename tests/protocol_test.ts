@@ -1,5 +1,5 @@
 /**
- * In-process checks of the frame check (lib/protocol.ts): what is accepted, the code and message
+ * In-process checks of the frame check (lib/wire/protocol.ts): what is accepted, the code and message
  * of what is not, and that the hand-written fast path agrees with the zod schemas.
  */
 import assert from "node:assert/strict";
@@ -9,7 +9,7 @@ import {
   parseFrame,
   pubSubSchema,
   requestSchema,
-} from "../lib/protocol.ts";
+} from "../lib/wire/protocol.ts";
 
 const LIMITS = { maxDepth: 32 };
 const REQ = { mode: "req_res", action: "req", src: "front", command: "web" };

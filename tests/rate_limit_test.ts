@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TokenBucket } from "../lib/rate_limit.ts";
+import { TokenBucket } from "../lib/session/rate_limit.ts";
 
 /** A clock the test moves by hand. */
 function clock(start = 1_000_000) {

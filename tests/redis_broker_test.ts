@@ -9,7 +9,7 @@ import { createClient } from "redis";
 import { Client, type Msg, startServer, wsUrl } from "./_client.ts";
 import type { Switchboard } from "../lib/server.ts";
 import { escapeGlob, parseRedisUrl, RedisBroker, redisSubscriptions } from "../lib/broker/redis.ts";
-import { StartupError } from "../lib/errors.ts";
+import { StartupError } from "../lib/wire/errors.ts";
 
 const REDIS = "redis://127.0.0.1:6379";
 const LOG_LEVEL = Deno.env.get("TEST_LOG") ?? "silent";

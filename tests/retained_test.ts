@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RetainedStore, topicMatches } from "../lib/retained.ts";
+import { RetainedStore, topicMatches } from "../lib/pubsub/retained.ts";
 
 /** Returns the topics `matching` visits, sorted, after checking each message is its own. */
 function matched(store: RetainedStore<string>, filter: string): string[] {

@@ -5,10 +5,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findRouteFiles, generateRoutes, renderRoutes, ROUTES_FILE } from "../lib/routes_gen.ts";
-import { loadRoutes } from "../lib/routes.ts";
+import {
+  findRouteFiles,
+  generateRoutes,
+  renderRoutes,
+  ROUTES_FILE,
+} from "../lib/commands/routes_gen.ts";
+import { loadRoutes } from "../lib/commands/routes.ts";
 import { createServer } from "../lib/server.ts";
-import { StartupError } from "../lib/errors.ts";
+import { StartupError } from "../lib/wire/errors.ts";
 import { createLogger } from "../lib/log.ts";
 import { Client, type Msg, req, wsUrl } from "./_client.ts";
 
@@ -156,16 +161,16 @@ Deno.test("generateRoutes - rewrites the file only when the file list changes", 
 
 Deno.test("routes_gen.ts --check - exits 1 when stale, 0 when fresh", async () => {
   await withApp({ "commands/a.ts": commandSource("a") }, async (root) => {
-    const missing = await run("lib/routes_gen.ts", ["--check", "--root", root]);
+    const missing = await run("lib/commands/routes_gen.ts", ["--check", "--root", root]);
     assert.equal(missing.code, 1);
     assertOneLine(missing.stderr, ROUTES_FILE, "stale");
     await assert.rejects(Deno.stat(join(root, ROUTES_FILE)), Deno.errors.NotFound);
-    const written = await run("lib/routes_gen.ts", ["--root", root]);
+    const written = await run("lib/commands/routes_gen.ts", ["--root", root]);
     assert.equal(written.code, 0, written.stderr);
-    const fresh = await run("lib/routes_gen.ts", ["--check", "--root", root]);
+    const fresh = await run("lib/commands/routes_gen.ts", ["--check", "--root", root]);
     assert.equal(fresh.code, 0, fresh.stderr);
     await write(root, "commands/b.ts", commandSource("b"));
-    const stale = await run("lib/routes_gen.ts", ["--check", "--root", root]);
+    const stale = await run("lib/commands/routes_gen.ts", ["--check", "--root", root]);
     assert.equal(stale.code, 1);
     assertOneLine(stale.stderr, ROUTES_FILE);
   });
@@ -199,7 +204,7 @@ Deno.test("routes - two command files differing only in case are refused in one 
     "commands/hello.ts": commandSource("b"),
   }, async (root) => {
     assertOneLine(await rejectsStartup(() => generateRoutes(root)), "hello");
-    const cli = await run("lib/routes_gen.ts", ["--root", root]);
+    const cli = await run("lib/commands/routes_gen.ts", ["--root", root]);
     assert.equal(cli.code, 1);
     assertOneLine(cli.stderr, "Hello.ts", "hello.ts");
     await assert.rejects(Deno.stat(join(root, ROUTES_FILE)), Deno.errors.NotFound);
@@ -271,7 +276,15 @@ Deno.test("dev - a new command file answers without a restart by hand", async ()
   await withApp({ "commands/ping.ts": commandSource("pong") }, async (root) => {
     const port = freePort();
     const dev = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(ROOT, "lib/dev.ts"), "--root", root, "--port", String(port)],
+      args: [
+        "run",
+        "-A",
+        join(ROOT, "lib/commands/dev.ts"),
+        "--root",
+        root,
+        "--port",
+        String(port),
+      ],
       cwd: ROOT,
       env: childEnv({ HOST: "127.0.0.1", LOG_LEVEL: "warn" }),
       clearEnv: true,

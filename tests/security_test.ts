@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { Client, type Msg, req, startServer, wsUrl } from "./_client.ts";
 import type { Switchboard } from "../lib/server.ts";
-import { signJwt } from "../lib/jwt.ts";
+import { signJwt } from "../lib/session/jwt.ts";
 import { createLogger } from "../lib/log.ts";
-import type { Principal } from "../lib/auth.ts";
+import type { Principal } from "../lib/session/auth.ts";
 import routes from "../routes.gen.ts";
 
 const TOKEN = "shared-token-9f2c41";

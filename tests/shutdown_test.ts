@@ -4,13 +4,13 @@
  * with 1001 and the process exits 0.
  *
  * The app served is a temporary folder with its own commands and a routes.gen.ts made by
- * lib/routes_gen.ts; its command files import the framework by absolute file URL.
+ * lib/commands/routes_gen.ts; its command files import the framework by absolute file URL.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client, req } from "./_client.ts";
-import { generateRoutes } from "../lib/routes_gen.ts";
+import { generateRoutes } from "../lib/commands/routes_gen.ts";
 
 const LIB_MOD = new URL("../lib/mod.ts", import.meta.url).href;
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));

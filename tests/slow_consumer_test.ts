@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { Client, type Msg, startServer, wsUrl } from "./_client.ts";
 import type { Switchboard } from "../lib/server.ts";
-import { ConnectionState } from "../lib/connection.ts";
+import { ConnectionState } from "../lib/session/connection.ts";
 import { type Frame, RawSocket } from "./_raw_ws.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

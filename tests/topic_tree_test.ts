@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { checkTopic, TopicTree } from "../lib/topic_tree.ts";
-import { topicMatches } from "../lib/retained.ts";
+import { checkTopic, TopicTree } from "../lib/pubsub/topic_tree.ts";
+import { topicMatches } from "../lib/pubsub/retained.ts";
 
 /** [filter, topic, matches?] — MQTT 3.1.1 / 5 rules, `$`-topic rule included. */
 const CASES: [string, string, boolean][] = [

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { setTimeout as delay } from "node:timers/promises";
-import { CommandError } from "../lib/errors.ts";
-import { WorkerPool, type WorkerPoolOptions } from "../lib/worker_pool.ts";
+import { CommandError } from "../lib/wire/errors.ts";
+import { WorkerPool, type WorkerPoolOptions } from "../lib/workers/pool.ts";
 
 const FIXTURES = [
   "echo",

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { CommandError, defineWorker } from "../lib/worker_api.ts";
+import { CommandError, defineWorker } from "../lib/workers/api.ts";
 import { sha256, toHex } from "./_sha256.ts";
 
 /** An image format this worker reads. */

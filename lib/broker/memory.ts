@@ -1,7 +1,7 @@
 /**
  * The in-memory broker: one node, so nothing crosses; it only keeps the retained values.
  */
-import { RetainedStore } from "../retained.ts";
+import { RetainedStore } from "../pubsub/retained.ts";
 import type { Broker, Target } from "./broker.ts";
 
 /** A broker for a single node (`BROKER_URL=memory://`, the default). */

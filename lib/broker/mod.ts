@@ -2,7 +2,7 @@
  * Picks the broker named by BROKER_URL.
  */
 import type { Config } from "../config.ts";
-import { StartupError } from "../errors.ts";
+import { StartupError } from "../wire/errors.ts";
 import { createLogger, type Logger } from "../log.ts";
 import type { Broker, BrokerSink } from "./broker.ts";
 import { MemoryBroker } from "./memory.ts";

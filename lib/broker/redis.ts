@@ -19,8 +19,8 @@
  */
 import type { createClient } from "redis";
 import type { Logger } from "../log.ts";
-import { topicMatches } from "../retained.ts";
-import { hasWildcard } from "../topic_tree.ts";
+import { topicMatches } from "../pubsub/retained.ts";
+import { hasWildcard } from "../pubsub/topic_tree.ts";
 import type { Broker, BrokerSink, Target } from "./broker.ts";
 import {
   DEFAULT_PREFIX,

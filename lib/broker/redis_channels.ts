@@ -2,8 +2,8 @@
  * The pure parts of the Redis broker: BROKER_URL parsing and how topic filters map to Redis
  * channels and glob patterns.
  */
-import { StartupError } from "../errors.ts";
-import { hasWildcard } from "../topic_tree.ts";
+import { StartupError } from "../wire/errors.ts";
+import { hasWildcard } from "../pubsub/topic_tree.ts";
 
 /** The channel and key prefix when BROKER_URL has no `?prefix=`. */
 export const DEFAULT_PREFIX = "sb";

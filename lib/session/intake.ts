@@ -3,14 +3,14 @@
  * splitting and the protocol check happen here, in that order, and each refusal gets an error
  * reply on the same connection, which stays usable.
  */
-import type { Config } from "./config.ts";
+import type { Config } from "../config.ts";
 import { type Connection, ConnectionState } from "./connection.ts";
-import type { Logger } from "./log.ts";
-import { ackText, replyText } from "./messages.ts";
-import type { Metrics } from "./metrics.ts";
-import { Code, type FrameLimits, type MessageId, parseFrame } from "./protocol.ts";
+import type { Logger } from "../log.ts";
+import { ackText, replyText } from "../wire/messages.ts";
+import type { Metrics } from "../metrics.ts";
+import { Code, type FrameLimits, type MessageId, parseFrame } from "../wire/protocol.ts";
 import { TokenBucket } from "./rate_limit.ts";
-import type { Router } from "./router.ts";
+import type { Router } from "../commands/router.ts";
 
 /** Turns frames into routed messages. */
 export class Intake {

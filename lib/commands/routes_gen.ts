@@ -9,7 +9,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
-import { StartupError } from "./errors.ts";
+import { StartupError } from "../wire/errors.ts";
 
 /** The name of the generated file, in the app root. */
 export const ROUTES_FILE = "routes.gen.ts";
@@ -131,7 +131,9 @@ export async function generateRoutes(
   options: { check?: boolean } = {},
 ): Promise<boolean> {
   const files = await findRouteFiles(root);
-  const lib = relative(root, resolve(import.meta.dirname ?? ".", "mod.ts")).split(sep).join("/");
+  const lib = relative(root, resolve(import.meta.dirname ?? ".", "..", "mod.ts")).split(sep).join(
+    "/",
+  );
   const text = renderRoutes(files, lib.startsWith(".") ? lib : `./${lib}`);
   const path = join(root, ROUTES_FILE);
   let old: string | null = null;

@@ -2,11 +2,11 @@
  * One running command: the `ctx` its handler sees, its time limit, its dialogue inbox, and the
  * final reply. A synchronous handler finishes without timers, promises or an AbortController.
  */
-import { CommandError } from "./errors.ts";
-import { type Connection, ConnectionState, type RunningCommand } from "./connection.ts";
-import type { ClientMessage, MessageId, Outgoing, RequestMessage } from "./protocol.ts";
-import { Code } from "./protocol.ts";
-import { ackText, replyText, successText } from "./messages.ts";
+import { CommandError } from "../wire/errors.ts";
+import { type Connection, ConnectionState, type RunningCommand } from "../session/connection.ts";
+import type { ClientMessage, MessageId, Outgoing, RequestMessage } from "../wire/protocol.ts";
+import { Code } from "../wire/protocol.ts";
+import { ackText, replyText, successText } from "../wire/messages.ts";
 import {
   type Command,
   type CommandContext,
@@ -14,8 +14,8 @@ import {
   type PublishMessage,
   Reply,
 } from "./command.ts";
-import type { Config } from "./config.ts";
-import type { Logger } from "./log.ts";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
 
 /** What a running command needs from the server. */
 export interface RunHost {

@@ -1,13 +1,13 @@
 /**
  * What a worker module (`workers/<name>.ts`) imports: the type of its default export, the context
  * it receives, the cancellation error, `CommandError` and the `transfer()` helper for results.
- * This file runs inside the worker thread, so it imports nothing heavier than lib/errors.ts
+ * This file runs inside the worker thread, so it imports nothing heavier than lib/wire/errors.ts
  * (import it rather than lib/mod.ts, which would load the whole server into every worker).
  *
  * @example
  * ```ts
  * // workers/checksum.ts
- * import { defineWorker } from "../lib/worker_api.ts";
+ * import { defineWorker } from "../lib/workers/api.ts";
  *
  * export default defineWorker((bytes: Uint8Array, ctx) => {
  *   let sum = 0;
@@ -26,7 +26,7 @@
  * Throw one from a worker function to send its code and message to the client (for example
  * `new CommandError(400, "Image is empty")`); anything else thrown becomes a 500.
  */
-export { CommandError } from "./errors.ts";
+export { CommandError } from "../wire/errors.ts";
 
 /** Slot of the shared `Int32Array` that the pool sets to 1 when the running job is cancelled. */
 export const CANCEL_SLOT = 0;

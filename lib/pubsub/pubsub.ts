@@ -3,17 +3,17 @@
  * retained values and topic callbacks. A publish is serialised once and the same string goes to
  * every subscriber; the broker carries it to other nodes.
  */
-import type { Connection } from "./connection.ts";
-import type { PubSubMessage } from "./protocol.ts";
-import { Code, describeIssues, issuesToData } from "./protocol.ts";
-import { ackText, deliveryText } from "./messages.ts";
+import type { Connection } from "../session/connection.ts";
+import type { PubSubMessage } from "../wire/protocol.ts";
+import { Code, describeIssues, issuesToData } from "../wire/protocol.ts";
+import { ackText, deliveryText } from "../wire/messages.ts";
 import { checkTopic, type CheckTopicOptions, TopicTree } from "./topic_tree.ts";
-import type { TopicCallback, TopicResult } from "./topic.ts";
-import type { PublishMessage } from "./command.ts";
-import type { Broker, BrokerSink, Target } from "./broker/broker.ts";
-import type { Config } from "./config.ts";
-import type { Logger } from "./log.ts";
-import { canPublish, canSubscribe } from "./permissions.ts";
+import type { TopicCallback, TopicResult } from "./topic_file.ts";
+import type { PublishMessage } from "../commands/command.ts";
+import type { Broker, BrokerSink, Target } from "../broker/broker.ts";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { canPublish, canSubscribe } from "../session/permissions.ts";
 
 /** What pub/sub needs from the server. */
 export interface PubSubHost {

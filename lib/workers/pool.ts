@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { CommandError } from "./errors.ts";
-import { BUSY_SLOT, CANCEL_SLOT } from "./worker_api.ts";
-import type { FromWorker, ToWorker, WorkerErrorInfo } from "./worker_host.ts";
+import { CommandError } from "../wire/errors.ts";
+import { BUSY_SLOT, CANCEL_SLOT } from "./api.ts";
+import type { FromWorker, ToWorker, WorkerErrorInfo } from "./host.ts";
 
-const HOST_URL = new URL("./worker_host.ts", import.meta.url).href;
+const HOST_URL = new URL("./host.ts", import.meta.url).href;
 
 /** Where the pool reports worker failures, timeouts and stuck threads. */
 export type WorkerLog = (

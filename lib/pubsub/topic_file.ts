@@ -3,8 +3,8 @@
  * after a client's publish was delivered; what it returns is published on the same topic.
  */
 import type { z } from "zod";
-import type { Outgoing, PubSubMessage } from "./protocol.ts";
-import type { Logger } from "./log.ts";
+import type { Outgoing, PubSubMessage } from "../wire/protocol.ts";
+import type { Logger } from "../log.ts";
 
 /** The context a topic callback receives. */
 export interface TopicContext {

@@ -2,8 +2,8 @@
  * One client: its state, its send path with the slow-consumer guard, its subscriptions and the
  * bookkeeping of its running commands. Knows nothing of Deno's WebSocket: server.ts adapts it.
  */
-import type { ClientMessage, MessageId } from "./protocol.ts";
-import type { ClientInfo } from "./command.ts";
+import type { ClientMessage, MessageId } from "../wire/protocol.ts";
+import type { ClientInfo } from "../commands/command.ts";
 import type { Principal } from "./auth.ts";
 import type { TokenBucket } from "./rate_limit.ts";
 

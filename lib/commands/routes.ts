@@ -2,10 +2,10 @@
  * The routes file's shape and its loading: turns the generated manifest into the command table,
  * the topic callbacks and the worker modules, refusing what would be ambiguous at run time.
  */
-import { StartupError } from "./errors.ts";
+import { StartupError } from "../wire/errors.ts";
 import { type Command, toCommand } from "./command.ts";
-import { type TopicCallback, toTopicCallback } from "./topic.ts";
-import type { AuthHook } from "./auth.ts";
+import { type TopicCallback, toTopicCallback } from "../pubsub/topic_file.ts";
+import type { AuthHook } from "../session/auth.ts";
 
 /** What `routes.gen.ts` exports: every module by its path-derived name. */
 export interface Manifest {

@@ -1,12 +1,12 @@
 /**
- * The entry script of every pool worker (started by lib/worker_pool.ts, never imported by user
+ * The entry script of every pool worker (started by lib/workers/pool.ts, never imported by user
  * code). It loads `workers/<name>.ts` modules on first use, runs one job at a time and answers
  * with a result, an error or a crash report. A `deno compile` build needs
- * `--include lib/worker_host.ts --include workers` because both are loaded by URL at run time.
+ * `--include lib/workers/host.ts --include workers` because both are loaded by URL at run time.
  *
  * @module
  */
-import { CommandError } from "./errors.ts";
+import { CommandError } from "../wire/errors.ts";
 import {
   BUSY_SLOT,
   CANCEL_SLOT,
@@ -14,7 +14,7 @@ import {
   createContext,
   TRANSFER,
   type WorkerFunction,
-} from "./worker_api.ts";
+} from "./api.ts";
 
 /** Messages the pool sends to a worker. */
 export type ToWorker =

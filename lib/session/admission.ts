@@ -3,8 +3,8 @@
  * down, allowed origin, connections per address, and authentication. A refusal is a plain HTTP
  * response, so a browser sees the status and no socket is ever opened.
  */
-import type { Config } from "./config.ts";
-import type { Logger } from "./log.ts";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
 import {
   type AuthHook,
   createAuthenticator,

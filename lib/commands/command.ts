@@ -3,9 +3,9 @@
  * handler receives. `defineCommand` is an identity function that exists for type inference.
  */
 import type { z } from "zod";
-import type { ClientMessage, MessageId, Outgoing, RequestMessage } from "./protocol.ts";
-import type { Config } from "./config.ts";
-import type { Logger } from "./log.ts";
+import type { ClientMessage, MessageId, Outgoing, RequestMessage } from "../wire/protocol.ts";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
 
 /** Who sent a request, as a handler sees it. */
 export interface ClientInfo {

@@ -1,7 +1,7 @@
 /**
  * Plain HTTP on the WebSocket port: /healthz, /metrics and the console page. Everything else 404.
  */
-import type { Switchboard } from "./server.ts";
+import type { Switchboard } from "../server.ts";
 import { CONSOLE_HTML } from "./console_page.ts";
 import { buildContract } from "./asyncapi.ts";
 

@@ -3,16 +3,16 @@
  * run one after another per connection (as the old library did); requests with `id` run at once,
  * up to MAX_INFLIGHT per connection. pub_sub messages go to the pub/sub handler.
  */
-import { CommandError } from "./errors.ts";
-import { type Connection, ConnectionState, type RunningCommand } from "./connection.ts";
-import type { ClientMessage, PubSubMessage, RequestMessage } from "./protocol.ts";
-import { Code, describeIssues, issuesToData } from "./protocol.ts";
-import { ackText, replyText } from "./messages.ts";
+import { CommandError } from "../wire/errors.ts";
+import { type Connection, ConnectionState, type RunningCommand } from "../session/connection.ts";
+import type { ClientMessage, PubSubMessage, RequestMessage } from "../wire/protocol.ts";
+import { Code, describeIssues, issuesToData } from "../wire/protocol.ts";
+import { ackText, replyText } from "../wire/messages.ts";
 import type { Command } from "./command.ts";
-import type { Config } from "./config.ts";
-import type { Logger } from "./log.ts";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
 import { CommandRun, type RunHost } from "./command_run.ts";
-import { canCallCommand } from "./permissions.ts";
+import { canCallCommand } from "../session/permissions.ts";
 
 /** What the router needs from the server. */
 export interface RouterHost extends RunHost {

@@ -15,7 +15,7 @@ const rootAt = args.findIndex((a) => a === "--root" || a.startsWith("--root="));
 const root = resolve(
   rootAt < 0 ? Deno.cwd() : args[rootAt].includes("=") ? args[rootAt].slice(7) : args[rootAt + 1],
 );
-const main = join(import.meta.dirname ?? ".", "..", "main.ts");
+const main = join(import.meta.dirname ?? ".", "..", "..", "main.ts");
 if (rootAt >= 0 && !args.includes("--root")) args.splice(rootAt, 1, "--root", root);
 else if (rootAt < 0 && resolve(root) !== resolve(main, "..")) args.push("--root", root);
 

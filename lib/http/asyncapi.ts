@@ -3,9 +3,9 @@
  * loaded commands and topic callbacks and their zod schemas, so it can never drift from the code.
  */
 import { z } from "zod";
-import type { Command } from "./command.ts";
-import type { TopicCallback } from "./topic.ts";
-import { pubSubSchema, requestSchema } from "./protocol.ts";
+import type { Command } from "../commands/command.ts";
+import type { TopicCallback } from "../pubsub/topic_file.ts";
+import { pubSubSchema, requestSchema } from "../wire/protocol.ts";
 
 /** What the document is made from. */
 export interface ContractSource {
