@@ -152,7 +152,7 @@ export class Switchboard {
       onListen: ({ hostname, port }) => {
         this.log.info(`Switchboard listening on ws://${hostname}:${port}/`, {
           commands: this.commands.size,
-          broker: this.broker.kind,
+          broker: this.broker.transport.kind,
         });
         resolve();
       },
@@ -284,7 +284,7 @@ export class Switchboard {
   broadcast(msg: Outgoing): void {
     const text = replyText(this.config.SERVER_SRC, undefined, undefined, msg);
     this.pubsub.broadcast(text);
-    this.broker.broadcast(text);
+    this.broker.transport.broadcast(text);
   }
 
   /**
@@ -296,7 +296,7 @@ export class Switchboard {
   sendTo(target: Target, msg: Outgoing): void {
     const text = replyText(this.config.SERVER_SRC, undefined, undefined, msg);
     this.pubsub.sendTo(target, text);
-    this.broker.sendTo(target, text);
+    this.broker.transport.sendTo(target, text);
   }
 
   /**
@@ -328,7 +328,7 @@ export class Switchboard {
 
   /** `ok`, or `degraded` when the broker is down or workers are stuck. */
   get status(): "ok" | "degraded" {
-    return this.broker.healthy && !this.pool.degraded ? "ok" : "degraded";
+    return this.broker.transport.healthy && !this.pool.degraded ? "ok" : "degraded";
   }
 
   /** Running commands on all connections. */
@@ -370,7 +370,7 @@ export class Switchboard {
     }
     await this.#http?.shutdown();
     await this.pool.close();
-    await this.broker.close();
+    await Promise.all([this.broker.transport.close(), this.broker.store.close()]);
     this.log.info("Switchboard stopped");
   }
 }

@@ -53,13 +53,13 @@ async function startNodes(n: number, url: string, extra = {}): Promise<Switchboa
   for (let i = 0; i < n; i++) {
     nodes.push(await startServer({ BROKER_URL: url, LOG_LEVEL, ...extra }));
   }
-  await until(() => nodes.every((s) => s.broker.healthy), 5000, "the brokers to connect");
+  await until(() => nodes.every((s) => s.broker.transport.healthy), 5000, "the brokers to connect");
   return nodes;
 }
 
 function broker(server: Switchboard): RedisBroker {
-  assert.ok(server.broker instanceof RedisBroker, "expected the Redis broker");
-  return server.broker;
+  assert.ok(server.broker.transport instanceof RedisBroker, "expected the Redis broker");
+  return server.broker.transport;
 }
 
 /** Waits until every node's Redis subscriptions are confirmed. */
@@ -408,7 +408,11 @@ Deno.test("redis broker - nodes outlive a Redis outage and reconnect by themselv
     await subB.waitFor(1, (m) => m.data === "before");
 
     await stopRedis(redis);
-    await until(() => nodes.every((s) => !s.broker.healthy), 5000, "the brokers to notice");
+    await until(
+      () => nodes.every((s) => !s.broker.transport.healthy),
+      5000,
+      "the brokers to notice",
+    );
     const health = await (await fetch(`http://127.0.0.1:${a.port}/healthz`)).json();
     assert.equal(health.status, "degraded");
     // Local traffic keeps working on each node; (un)subscriptions made now take effect later.
@@ -420,7 +424,11 @@ Deno.test("redis broker - nodes outlive a Redis outage and reconnect by themselv
     await action(subB, "unsub", "d/drop");
 
     redis = await startRedis(port);
-    await until(() => nodes.every((s) => s.broker.healthy), 10_000, "the brokers to reconnect");
+    await until(
+      () => nodes.every((s) => s.broker.transport.healthy),
+      10_000,
+      "the brokers to reconnect",
+    );
     const after = await (await fetch(`http://127.0.0.1:${b.port}/healthz`)).json();
     assert.equal(after.status, "ok");
     // Only d/late crosses: B subscribed to it, and gave up d/drop, while Redis was away.

@@ -1,15 +1,24 @@
 /**
- * The broker interface: what crosses between nodes. Local delivery is pubsub.ts's job; a broker
- * carries publishes, broadcasts, `sendTo` messages and retained values to the other nodes and
- * hands what they send to `BrokerSink`. The in-memory broker has no other nodes; a Redis broker
- * implements the same interface without touching the router or the handlers.
+ * The broker: what crosses between nodes and what every node must see alike. It has two parts,
+ * each with a memory and a Redis implementation:
+ *
+ * - a {@linkcode Transport} moves serialised messages between nodes (publishes, broadcasts,
+ *   `sendTo`) and hands other nodes' traffic to a {@linkcode TransportSink} (the hub);
+ * - a {@linkcode Store} keeps state every node reads: retained values now, history and presence
+ *   next.
+ *
+ * Local delivery is the hub's job: a node never receives its own traffic back through a transport.
+ * tests/broker_conformance_test.ts runs one table of cases against every implementation; a new
+ * backend exists when it passes that table.
+ *
+ * @module
  */
 
 /** Who a `sendTo` message is for: every client with that role, or one connection id. */
 export type Target = { src: string } | { id: string };
 
-/** Where a broker hands what other nodes sent. */
-export interface BrokerSink {
+/** Where a transport hands what other nodes sent. */
+export interface TransportSink {
   /** A publish from another node: deliver to local subscribers. */
   deliver(topic: string, text: string): void;
   /** A broadcast from another node: send to every local client. */
@@ -18,8 +27,8 @@ export interface BrokerSink {
   sendTo(target: Target, text: string): void;
 }
 
-/** Carries traffic between nodes, and keeps retained values where every node can read them. */
-export interface Broker {
+/** Moves messages between nodes. Never blocks or throws on the local path. */
+export interface Transport {
   /** For /healthz: `memory`, `redis`, … */
   readonly kind: string;
   /** False while the connection to the shared engine is down (local traffic keeps working). */
@@ -38,10 +47,26 @@ export interface Broker {
   broadcast(text: string): void;
   /** Sends a serialised message to the matching clients of the other nodes. */
   sendTo(target: Target, text: string): void;
-  /** Sets (text) or clears (null) a topic's retained value. */
+  /** Closes connections to the engine. */
+  close(): Promise<void>;
+}
+
+/** State that every node reads alike: retained values (history and presence come next). */
+export interface Store {
+  /**
+   * Sets (text) or clears (null) a topic's retained value.
+   *
+   * @throws {RangeError} When a store that answers at once is full (MAX_RETAINED).
+   */
   retain(topic: string, text: string | null): void;
   /** Visits the retained values whose topics match a filter. */
   retained(filter: string, visit: (topic: string, text: string) => void): void | Promise<void>;
   /** Closes connections to the engine. */
   close(): Promise<void>;
+}
+
+/** A transport and a store of one engine, as BROKER_URL names it. */
+export interface Broker {
+  readonly transport: Transport;
+  readonly store: Store;
 }

@@ -2,10 +2,10 @@
  * The in-memory broker: one node, so nothing crosses; it only keeps the retained values.
  */
 import { RetainedStore } from "../pubsub/retained.ts";
-import type { Broker, Target } from "./broker.ts";
+import type { Store, Target, Transport } from "./broker.ts";
 
 /** A broker for a single node (`BROKER_URL=memory://`, the default). */
-export class MemoryBroker implements Broker {
+export class MemoryBroker implements Transport, Store {
   readonly kind = "memory";
   readonly healthy = true;
   readonly received = 0;

@@ -4,7 +4,7 @@
 import type { Config } from "../config.ts";
 import { StartupError } from "../wire/errors.ts";
 import { createLogger, type Logger } from "../log.ts";
-import type { Broker, BrokerSink } from "./broker.ts";
+import type { Broker, Store, Transport, TransportSink } from "./broker.ts";
 import { MemoryBroker } from "./memory.ts";
 import { RedisBroker } from "./redis.ts";
 
@@ -18,16 +18,23 @@ import { RedisBroker } from "./redis.ts";
  * @returns The broker.
  * @throws {StartupError} For a broker this build does not have, or a malformed Redis URL.
  */
-export function createBroker(config: Config, sink: BrokerSink, log?: Logger): Broker {
+export function createBroker(config: Config, sink: TransportSink, log?: Logger): Broker {
   const scheme = config.BROKER_URL.slice(0, config.BROKER_URL.indexOf(":"));
-  if (scheme === "memory") return new MemoryBroker(config.MAX_RETAINED);
+  if (scheme === "memory") return both(new MemoryBroker(config.MAX_RETAINED));
   if (scheme === "redis" || scheme === "rediss") {
-    return new RedisBroker(config.BROKER_URL, sink, {
-      maxRetained: config.MAX_RETAINED,
-      log: log ?? createLogger(config.LOG_LEVEL, config.LOG_FORMAT),
-    });
+    return both(
+      new RedisBroker(config.BROKER_URL, sink, {
+        maxRetained: config.MAX_RETAINED,
+        log: log ?? createLogger(config.LOG_LEVEL, config.LOG_FORMAT),
+      }),
+    );
   }
   throw new StartupError(
     `Invalid setting BROKER_URL=${config.BROKER_URL}: the ${scheme} broker is not available (use memory:// or redis://)`,
   );
+}
+
+/** An engine whose one object is both the transport and the store. */
+function both(engine: Transport & Store): Broker {
+  return { transport: engine, store: engine };
 }

@@ -21,7 +21,7 @@ import type { createClient } from "redis";
 import type { Logger } from "../log.ts";
 import { topicMatches } from "../pubsub/retained.ts";
 import { hasWildcard } from "../pubsub/topic_tree.ts";
-import type { Broker, BrokerSink, Target } from "./broker.ts";
+import type { Store, Target, Transport, TransportSink } from "./broker.ts";
 import {
   DEFAULT_PREFIX,
   escapeGlob,
@@ -90,7 +90,7 @@ function reason(err: unknown): string {
  * await broker.close();
  * ```
  */
-export class RedisBroker implements Broker {
+export class RedisBroker implements Transport, Store {
   readonly kind = "redis";
   /** This node's id: a payload that starts with it is this node's own publish. */
   readonly nodeId: string = crypto.randomUUID();
@@ -99,7 +99,7 @@ export class RedisBroker implements Broker {
   /** Publishes, broadcasts, `sendTo`s and retained values that did not reach Redis. */
   dropped = 0;
 
-  readonly #sink: BrokerSink;
+  readonly #sink: TransportSink;
   readonly #log: Logger;
   readonly #url: string;
   readonly #where: string;
@@ -129,7 +129,7 @@ export class RedisBroker implements Broker {
    * @param options The retained-value cap and the logger.
    * @throws {StartupError} On a bad URL (see {@linkcode parseRedisUrl}).
    */
-  constructor(url: string, sink: BrokerSink, options: RedisBrokerOptions) {
+  constructor(url: string, sink: TransportSink, options: RedisBrokerOptions) {
     const parsed = parseRedisUrl(url);
     this.#sink = sink;
     this.#log = options.log;

@@ -44,7 +44,7 @@ function health(server: Switchboard) {
     status: server.closing ? "shutting_down" : server.status,
     uptime: Math.round((Date.now() - server.startedAt) / 1000),
     connections: server.connections.size,
-    broker: { kind: server.broker.kind, healthy: server.broker.healthy },
+    broker: { kind: server.broker.transport.kind, healthy: server.broker.transport.healthy },
     workers: { size: pool.size, busy: pool.busy, queued: pool.queued, stuck: pool.stuck },
   };
 }
@@ -57,9 +57,9 @@ function gauges(server: Switchboard): Record<string, number> {
     subscriptions: server.pubsub.subscriptions,
     published_total: server.pubsub.stats.published,
     delivered_total: server.pubsub.stats.delivered,
-    broker_healthy: server.broker.healthy ? 1 : 0,
-    broker_received_total: server.broker.received,
-    broker_dropped_total: server.broker.dropped,
+    broker_healthy: server.broker.transport.healthy ? 1 : 0,
+    broker_received_total: server.broker.transport.received,
+    broker_dropped_total: server.broker.transport.dropped,
     workers_size: pool.size,
     workers_busy: pool.busy,
     workers_queued: pool.queued,

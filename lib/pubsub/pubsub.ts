@@ -10,7 +10,7 @@ import { ackText, deliveryText } from "../wire/messages.ts";
 import { checkTopic, type CheckTopicOptions, TopicTree } from "./topic_tree.ts";
 import type { TopicCallback, TopicResult } from "./topic_file.ts";
 import type { PublishMessage } from "../commands/command.ts";
-import type { Broker, BrokerSink, Target } from "../broker/broker.ts";
+import type { Broker, Target, TransportSink } from "../broker/broker.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { canPublish, canSubscribe } from "../session/permissions.ts";
@@ -31,7 +31,7 @@ export interface PubSubStats {
 }
 
 /** The pub/sub of one node. */
-export class PubSub implements BrokerSink {
+export class PubSub implements TransportSink {
   readonly #tree = new TopicTree<Connection>();
   /** Local subscribers per filter: the broker subscribes on the first and leaves on the last. */
   readonly #refs = new Map<string, number>();
@@ -92,7 +92,7 @@ export class PubSub implements BrokerSink {
       this.#tree.add(filter, conn);
       const n = this.#refs.get(filter) ?? 0;
       this.#refs.set(filter, n + 1);
-      if (n === 0) this.host.broker.subscribe(filter);
+      if (n === 0) this.host.broker.transport.subscribe(filter);
     }
     this.#ack(conn, msg, Code.OK, "subscribed");
     // Overlapping filters of one sub (`a/1`, `a/+`) replay each retained value once.
@@ -101,7 +101,7 @@ export class PubSub implements BrokerSink {
   }
 
   #replay(conn: Connection, filter: string, replayed: Set<string> | null): void {
-    const sent = this.host.broker.retained(filter, (topic, text) => {
+    const sent = this.host.broker.store.retained(filter, (topic, text) => {
       if (replayed !== null) {
         if (replayed.has(topic)) return;
         replayed.add(topic);
@@ -126,7 +126,7 @@ export class PubSub implements BrokerSink {
     if (n > 0) this.#refs.set(filter, n);
     else {
       this.#refs.delete(filter);
-      this.host.broker.unsubscribe(filter);
+      this.host.broker.transport.unsubscribe(filter);
     }
   }
 
@@ -174,8 +174,11 @@ export class PubSub implements BrokerSink {
   /** Stores or clears a retained value; returns an error message when the store is full. */
   #retain(topic: string, fields: PublishMessage, src: string | undefined): string | null {
     try {
-      if (fields.data === null) this.host.broker.retain(topic, null);
-      else this.host.broker.retain(topic, deliveryText(fields.src ?? src, topic, fields, true));
+      if (fields.data === null) this.host.broker.store.retain(topic, null);
+      else {this.host.broker.store.retain(
+          topic,
+          deliveryText(fields.src ?? src, topic, fields, true),
+        );}
       return null;
     } catch (err) {
       return err instanceof RangeError ? err.message : String(err);
@@ -186,7 +189,7 @@ export class PubSub implements BrokerSink {
   #send(topic: string, text: string): void {
     this.stats.published++;
     this.deliver(topic, text);
-    this.host.broker.publish(topic, text);
+    this.host.broker.transport.publish(topic, text);
   }
 
   /**
