@@ -1,35 +1,33 @@
 /**
- * The server: the only file that calls `Deno.serve` and `Deno.upgradeWebSocket`. It accepts
- * clients, hands their frames to the intake (intake.ts), and offers the programmatic API
- * (`command`, `publish`, `broadcast`, `sendTo`, `offload`, `shutdown`).
+ * The server: wires the modules together and runs the process's life (listen, shutdown). The
+ * only file that calls `Deno.serve` and `Deno.upgradeWebSocket`. A frame goes socket →
+ * intake (session/) → dispatcher (commands/) → a command run, or pub/sub → hub → subscribers;
+ * docs/architecture.md follows both paths and names the one owner of each piece of state.
  */
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Config, type ConfigInput, parseConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
-import {
-  Connection,
-  type ConnectionEvents,
-  ConnectionState,
-  forgetConnection,
-  type SendLimits,
-} from "./session/connection.ts";
-import { Router } from "./commands/router.ts";
-import { addCommand, loadRoutes, type Manifest, type Routes } from "./commands/routes.ts";
-import { Code, type Outgoing } from "./wire/protocol.ts";
-import { replyText } from "./wire/messages.ts";
+import { type Clock, delay, systemClock } from "./clock.ts";
+import { Connection, type ConnectionEvents, type SendPath } from "./session/connection.ts";
+import { SendScheduler } from "./session/send_scheduler.ts";
 import { Intake } from "./session/intake.ts";
+import { Gate } from "./session/admission.ts";
+import type { Principal } from "./session/auth.ts";
+import { Dispatcher } from "./commands/dispatcher.ts";
+import { addCommand, loadRoutes, type Manifest, type Routes } from "./commands/routes.ts";
+import type { Command, OffloadOptions, PublishMessage } from "./commands/command.ts";
+import { ROUTES_FILE } from "./commands/routes_gen.ts";
+import type { Outgoing } from "./wire/protocol.ts";
+import { replyText } from "./wire/messages.ts";
 import { Metrics } from "./metrics.ts";
 import { PubSub } from "./pubsub/pubsub.ts";
+import type { TopicCallback } from "./pubsub/topic_file.ts";
 import type { Broker, Target } from "./broker/broker.ts";
 import { createBroker } from "./broker/mod.ts";
 import { WorkerPool } from "./workers/pool.ts";
-import type { Command, OffloadOptions, PublishMessage } from "./commands/command.ts";
-import type { TopicCallback } from "./pubsub/topic_file.ts";
-import { handleHttp } from "./http/handler.ts";
-import { ROUTES_FILE } from "./commands/routes_gen.ts";
-import { Gate } from "./session/admission.ts";
-import type { Principal } from "./session/auth.ts";
+import { handleHttp, type HttpHost } from "./http/handler.ts";
+import { Hub } from "./hub.ts";
 
 /** Options of `createServer`: any setting (as `port` or `PORT`), plus where the app is. */
 export interface ServerOptions extends Record<string, unknown> {
@@ -39,6 +37,8 @@ export interface ServerOptions extends Record<string, unknown> {
   routes?: Partial<Manifest>;
   /** A logger; by default one from LOG_LEVEL and LOG_FORMAT. */
   logger?: Logger;
+  /** The clock of every timer and time read (tests pass a fake one); the system clock by default. */
+  clock?: Clock;
 }
 
 /**
@@ -63,7 +63,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Switchb
     const url = pathToFileURL(join(resolve(options.root), ROUTES_FILE)).href;
     manifest = (await import(url)).default as Manifest;
   }
-  const server = new Switchboard(config, loadRoutes(manifest ?? {}), options.logger);
+  const server = new Switchboard(config, loadRoutes(manifest ?? {}), options);
   await server.listen();
   return server;
 }
@@ -72,42 +72,51 @@ function toEnvName(key: string): string {
   return /[a-z]/.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase() : key;
 }
 
-/** The "client limit reached" warning is written at most this often. */
-const FULL_LOG_EVERY_MS = 10_000;
 /** How long shutdown waits for clients to acknowledge the 1001 close. */
 const CLOSE_WAIT_MS = 500;
 
 /** A running Switchboard server. */
-export class Switchboard {
+export class Switchboard implements HttpHost {
   readonly log: Logger;
+  readonly clock: Clock;
+  /** This node's id: in every connection id, and how the transport tells its own traffic. */
+  readonly nodeId: string = crypto.randomUUID();
   readonly commands: Map<string, Command>;
   readonly topics: Map<string, TopicCallback>;
-  readonly connections = new Set<Connection>();
   readonly metrics = new Metrics();
+  readonly hub: Hub;
   readonly broker: Broker;
   readonly pubsub: PubSub;
   readonly pool: WorkerPool;
-  readonly router: Router;
+  readonly dispatcher: Dispatcher;
   readonly gate: Gate;
   readonly intake: Intake;
-  readonly startedAt = Date.now();
+  readonly startedAt: number;
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
-  readonly #sendLimits: SendLimits;
-  readonly #events: ConnectionEvents = {
-    onOpen: (conn) => this.#open(conn),
-    onMessage: (conn, data) => this.intake.message(conn, data),
-    onClose: (conn) => this.#close(conn),
-  };
+  readonly #sendPath: SendPath;
+  readonly #events: ConnectionEvents;
   #closing = false;
-  #lastFullLog = 0;
   #closed: Promise<void> | undefined;
 
-  constructor(readonly config: Config, routes: Routes, logger?: Logger) {
-    this.log = logger ?? createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
+  constructor(
+    readonly config: Config,
+    routes: Routes,
+    options: { logger?: Logger; clock?: Clock } = {},
+  ) {
+    this.log = options.logger ?? createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
+    this.clock = options.clock ?? systemClock;
+    this.startedAt = this.clock.now();
     this.commands = routes.commands;
     this.topics = routes.topics;
-    this.broker = createBroker(config, this.pubsubSink(), this.log);
-    this.pubsub = new PubSub(this);
+    this.hub = new Hub({
+      nodeId: this.nodeId.slice(0, 8),
+      maxClients: config.MAX_CLIENTS,
+      serverSrc: config.SERVER_SRC,
+      clock: this.clock,
+      log: this.log,
+    });
+    this.broker = createBroker(config, this.hub.local, this.log);
+    this.hub.transport = this.broker.transport;
     this.pool = new WorkerPool(routes.workers, {
       size: config.WORKERS,
       queueLimit: config.WORKER_QUEUE,
@@ -115,22 +124,43 @@ export class Switchboard {
       stuckLimit: config.WORKER_STUCK_LIMIT,
       log: (level, msg, extra) => this.log[level](msg, extra),
     });
-    this.router = new Router(this);
+    this.pubsub = new PubSub({
+      config,
+      log: this.log,
+      topics: this.topics,
+      fanout: this.hub,
+      store: this.broker.store,
+    });
+    this.dispatcher = new Dispatcher({
+      config,
+      log: this.log,
+      clock: this.clock,
+      commands: this.commands,
+      publish: (topic, msg) => this.pubsub.publish(topic, msg),
+      broadcast: (msg) => this.broadcast(msg),
+      offload: (name, input, opts) => this.pool.run(name, input, opts),
+      countRequest: (command, code, ms) => this.metrics.countRequest(command, code, ms),
+      clientInfo: (conn) => this.hub.clientInfo(conn),
+      pubsub: (conn, msg) => this.pubsub.handle(conn, msg),
+    });
     this.gate = new Gate(config, this.log, routes.auth);
-    this.intake = new Intake(config, this.metrics, this.router, this.log);
-    this.#sendLimits = {
+    this.intake = new Intake(config, this.metrics, this.dispatcher, this.log);
+    this.#sendPath = {
       sendBufferBytes: config.SEND_BUFFER_BYTES,
       slowClientMs: config.SLOW_CLIENT_MS,
+      stats: this.metrics.send,
+      scheduler: new SendScheduler(this.clock),
     };
-  }
-
-  /** The broker hands other nodes' traffic to pub/sub, which exists only after the broker. */
-  private pubsubSink() {
-    return {
-      deliver: (topic: string, text: string) => this.pubsub.deliver(topic, text),
-      broadcast: (text: string) => this.pubsub.broadcast(text),
-      sendTo: (target: Target, text: string) => this.pubsub.sendTo(target, text),
+    this.#events = {
+      onOpen: (conn) => this.#open(conn),
+      onMessage: (conn, data) => this.intake.message(conn, data),
+      onClose: (conn) => this.#left(conn),
     };
+    this.hub.onLeave((conn) => {
+      this.gate.closed(conn.ip);
+      this.#sendPath.scheduler.forget(conn);
+      this.dispatcher.drop(conn);
+    });
   }
 
   /** The port listened on (useful with `port: 0`). */
@@ -187,13 +217,8 @@ export class Switchboard {
       return new Response(`Bad WebSocket upgrade: ${(err as Error).message}\n`, { status: 400 });
     }
     const { socket, response } = upgraded;
-    const conn = new Connection(
-      socket,
-      ip,
-      this.#sendLimits,
-      this.metrics.send,
-      url.searchParams.get("batch") === "1",
-    );
+    const batch = url.searchParams.get("batch") === "1";
+    const conn = new Connection(this.hub.newId(), socket, ip, this.#sendPath, batch);
     conn.src = url.searchParams.get("src") ?? undefined;
     conn.auth = principal;
     conn.events = this.#events;
@@ -205,53 +230,20 @@ export class Switchboard {
   }
 
   #open(conn: Connection): void {
-    if (this.connections.size >= this.config.MAX_CLIENTS) {
+    if (!this.hub.admit(conn)) {
       this.metrics.connectionsRefused++;
-      const now = Date.now();
-      if (now - this.#lastFullLog > FULL_LOG_EVERY_MS) {
-        this.#lastFullLog = now;
-        this.log.warn(`Client limit reached (${this.config.MAX_CLIENTS}): refusing new clients`);
-      }
-      conn.send(replyText(this.config.SERVER_SRC, undefined, undefined, {
-        code: Code.UNAVAILABLE,
-        msg: `Client limit reached (${this.config.MAX_CLIENTS})`,
-      }));
-      conn.close(1013, "Client limit reached");
       return;
     }
-    this.connections.add(conn);
     this.metrics.connectionsTotal++;
     if (this.log.enabled("debug")) {
       this.log.debug("Client connected", { client: conn.id, ip: conn.ip, src: conn.src });
     }
-    const expiresAt = conn.auth?.expiresAt;
-    if (expiresAt !== undefined) {
-      // Deno timers are 32-bit: a far-off expiry is re-armed when the first timer fires.
-      const arm = () => {
-        const left = expiresAt - Date.now();
-        if (left <= 0) return conn.close(1008, "Token expired");
-        conn.expiry = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
-      };
-      arm();
-    }
   }
 
-  #close(conn: Connection): void {
-    if (conn.state === ConnectionState.Closed) return; // onclose can fire twice for one socket
-    conn.state = ConnectionState.Closed;
-    if (this.connections.delete(conn) && this.log.enabled("debug")) {
+  #left(conn: Connection): void {
+    if (this.hub.leave(conn) && this.log.enabled("debug")) {
       this.log.debug("Client left", { client: conn.id, dropped: conn.dropped });
     }
-    this.gate.closed(conn.ip);
-    clearTimeout(conn.expiry);
-    forgetConnection(conn);
-    if (conn.runningCount > 0) {
-      const reason = new DOMException("Client left", "AbortError");
-      conn.serial?.cancel(reason);
-      for (const run of [...conn.running.values()]) run.cancel(reason);
-    }
-    conn.serialQueue.length = 0;
-    if (conn.subscribed) this.pubsub.removeConnection(conn);
   }
 
   /**
@@ -282,9 +274,7 @@ export class Switchboard {
    * @param msg The payload (`code` 200 and `msg` "success" unless given).
    */
   broadcast(msg: Outgoing): void {
-    const text = replyText(this.config.SERVER_SRC, undefined, undefined, msg);
-    this.pubsub.broadcast(text);
-    this.broker.transport.broadcast(text);
+    this.hub.broadcast(replyText(this.config.SERVER_SRC, undefined, undefined, msg));
   }
 
   /**
@@ -294,9 +284,7 @@ export class Switchboard {
    * @param msg The payload.
    */
   sendTo(target: Target, msg: Outgoing): void {
-    const text = replyText(this.config.SERVER_SRC, undefined, undefined, msg);
-    this.pubsub.sendTo(target, text);
-    this.broker.transport.sendTo(target, text);
+    this.hub.sendTo(target, replyText(this.config.SERVER_SRC, undefined, undefined, msg));
   }
 
   /**
@@ -311,16 +299,6 @@ export class Switchboard {
     return this.pool.run<T>(name, input, options);
   }
 
-  /** Counts a finished request (the router's hook). */
-  countRequest(command: string, code: number, ms: number): void {
-    this.metrics.countRequest(command, code, ms);
-  }
-
-  /** Handles sub, unsub and pub (the router's hook). */
-  handlePubSub(conn: Connection, msg: Parameters<PubSub["handle"]>[1]): void {
-    this.pubsub.handle(conn, msg);
-  }
-
   /** Whether the server is stopping. */
   get closing(): boolean {
     return this.#closing;
@@ -333,9 +311,7 @@ export class Switchboard {
 
   /** Running commands on all connections. */
   get running(): number {
-    let n = 0;
-    for (const conn of this.connections) n += conn.runningCount;
-    return n;
+    return this.dispatcher.running;
   }
 
   /**
@@ -350,24 +326,14 @@ export class Switchboard {
 
   async #shutdown(graceMs: number): Promise<void> {
     this.#closing = true;
-    const deadline = Date.now() + graceMs;
-    while (this.running > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const reason = new DOMException("Server is shutting down", "AbortError");
-    for (const conn of this.connections) {
-      conn.serial?.cancel(reason);
-      if (conn.runningCount > 0) {
-        for (const run of [...conn.running.values()]) run.cancel(reason);
-      }
-    }
-    for (const conn of this.connections) conn.close(1001, "Server is shutting down");
+    const deadline = this.clock.now() + graceMs;
+    while (this.running > 0 && this.clock.now() < deadline) await delay(this.clock, 20);
+    this.dispatcher.cancelAll(new DOMException("Server is shutting down", "AbortError"));
+    this.hub.closeAll(1001, "Server is shutting down");
     // Give the close handshakes (and what is still buffered) a moment to go out: Deno's own
     // shutdown drops open sockets at once.
-    const closeBy = Date.now() + CLOSE_WAIT_MS;
-    while (this.connections.size > 0 && Date.now() < closeBy) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const closeBy = this.clock.now() + CLOSE_WAIT_MS;
+    while (this.hub.size > 0 && this.clock.now() < closeBy) await delay(this.clock, 10);
     await this.#http?.shutdown();
     await this.pool.close();
     await Promise.all([this.broker.transport.close(), this.broker.store.close()]);

@@ -671,7 +671,7 @@ Deno.test("fuzz - 10,000 random and adversarial frames each get a valid reply or
     assert.ok(Math.max(...latencies) < 500, `a heartbeat took ${Math.max(...latencies)} ms`);
     // The server is still well: the fuzzing clients are open, the raw ones gone.
     for (const c of [a, b, batch]) assert.equal(c.ws.readyState, WebSocket.OPEN);
-    assert.equal(server.connections.size, 4);
+    assert.equal(server.hub.size, 4);
     const res = await fetch(`http://127.0.0.1:${server.port}/healthz`);
     assert.equal(res.status, 200);
     await res.body?.cancel();

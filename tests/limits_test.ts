@@ -55,10 +55,10 @@ Deno.test("MAX_CLIENTS - the client beyond the limit gets a 503 reply, then clos
     assert.equal(extra.inbox.length, 0, "nothing after the refusal");
     // The five admitted clients were not disturbed.
     for (const c of clients.slice(0, 5)) assert.equal((await c.request(req("web"))).code, 200);
-    assert.equal(server.connections.size, 5);
+    assert.equal(server.hub.size, 5);
     // A place that frees up can be taken again.
     await clients[0].close();
-    await until(() => server.connections.size === 4, "the server forgot the closed client");
+    await until(() => server.hub.size === 4, "the server forgot the closed client");
     const next = await Client.connect(wsUrl(server));
     clients.push(next);
     assert.equal((await next.request(req("web"))).code, 200);
@@ -78,7 +78,7 @@ Deno.test("MAX_CLIENTS_PER_IP - the connection beyond the limit from one address
     await assert.rejects(Client.connect(wsUrl(server)), /Invalid status code: 429/);
     assert.equal((await a.request(req("web"))).code, 200);
     await b.close();
-    await until(() => server.connections.size === 1, "the server forgot the closed client");
+    await until(() => server.hub.size === 1, "the server forgot the closed client");
     const c = await Client.connect(wsUrl(server));
     assert.equal((await c.request(req("web"))).code, 200);
     await c.close();
@@ -99,7 +99,7 @@ Deno.test({
     try {
       const open = tries.filter((t) => t.status === "fulfilled").length;
       assert.equal(open, 2, `${open} of 6 connections admitted with a limit of 2`);
-      assert.equal(server.connections.size, 2);
+      assert.equal(server.hub.size, 2);
     } finally {
       for (const t of tries) if (t.status === "fulfilled") await t.value.close();
       await server.shutdown();
@@ -171,7 +171,7 @@ Deno.test("RATE_LIMIT - a flood gets 429 and the flooder is closed while a polit
     // frame when the peer keeps sending after it, so a flooder mostly sees an abnormal close.
     // The clean 1008 is checked with a paced abuser below.
     assert.ok(closed.code === 1008 || !closed.wasClean, `closed with ${closed.code}`);
-    await until(() => server.connections.size === 1, "the server forgot the flooder");
+    await until(() => server.hub.size === 1, "the server forgot the flooder");
     const codes = new Map<number, number>();
     for (const m of flooder.inbox) codes.set(m.code, (codes.get(m.code) ?? 0) + 1);
     assert.ok((codes.get(429) ?? 0) > 0, `no 429 among ${JSON.stringify([...codes])}`);
@@ -263,7 +263,7 @@ Deno.test("MAX_SUBSCRIPTIONS, MAX_TOPIC_LENGTH, MAX_TOPIC_LEVELS - refused with 
     assert.equal((await ack(pubsub("sub", 11, "a/+/#/x"))).code, 400);
     assert.equal((await ack(pubsub("pub", 12, "a/b/c", { data: 1 }))).code, 200);
     assert.equal((await c.request(req("web"))).code, 200);
-    assert.equal(server.pubsub.subscriptions, 2);
+    assert.equal(server.hub.subscriptionCount, 2);
   }, { MAX_SUBSCRIPTIONS: 3, MAX_TOPIC_LENGTH: 16, MAX_TOPIC_LEVELS: 3 }));
 
 Deno.test("MAX_RETAINED - a retained value on one topic too many is refused with 400", async () => {
@@ -399,7 +399,7 @@ Deno.test("IDLE_TIMEOUT_S - a peer that never answers pings is dropped, a live o
   const deaf = await deafSocket(server.port);
   const started = Date.now();
   try {
-    await until(() => server.connections.size === 2, "the deaf socket to be admitted");
+    await until(() => server.hub.size === 2, "the deaf socket to be admitted");
     const { bytes, eof } = await readToEnd(deaf, 6000);
     const after = Date.now() - started;
     assert.ok(eof, "the server never dropped the deaf peer");
@@ -407,7 +407,7 @@ Deno.test("IDLE_TIMEOUT_S - a peer that never answers pings is dropped, a live o
     const { opcodes, closeCode } = framesAfterHandshake(bytes);
     assert.ok(opcodes.includes(9), `no ping before the drop: ${opcodes}`);
     assert.equal(closeCode, 1001);
-    await until(() => server.connections.size === 1, "the server forgot the deaf peer");
+    await until(() => server.hub.size === 1, "the server forgot the deaf peer");
     assert.equal((await live.request(req("web"))).code, 200);
     assert.equal(live.closeEvent, undefined);
   } finally {

@@ -123,7 +123,7 @@ Deno.test("pub/sub load - 10,000 publishes reach 50 subscribers in order, each e
     assert.equal(s.received, MESSAGES, `subscriber ${i}`);
   }
   assert.equal(server.metrics.send.dropped, 0);
-  assert.equal(server.pubsub.stats.delivered, SUBSCRIBERS * (MESSAGES + 1));
+  assert.equal(server.hub.stats.delivered, SUBSCRIBERS * (MESSAGES + 1));
   console.log(`${SUBSCRIBERS * MESSAGES} deliveries in ${ms} ms`);
 
   await Promise.all([publisher, ...subscribers.map((s) => s.ws)].map(close));

@@ -506,15 +506,15 @@ Deno.test("pub/sub - a closed subscriber's subscriptions are removed", async () 
   const [gone, stays, publisher] = await connectAll(wsUrl(server), 3);
   await sub(gone, ["a", "a/#", "b"]);
   await sub(stays, ["a", SENTINEL]);
-  assert.equal(server.pubsub.subscriptions, 5);
+  assert.equal(server.hub.subscriptionCount, 5);
   await gone.close();
   // The server learns of the close from its own socket's close event: wait for it, bounded.
-  await until(() => server.pubsub.subscriptions === 2);
-  const delivered = server.pubsub.stats.delivered;
+  await until(() => server.hub.subscriptionCount === 2);
+  const delivered = server.hub.stats.delivered;
   await pub(publisher, "a", { data: "still here" });
   assert.deepEqual((await deliveriesBefore(stays, publisher)).map((m) => m.data), ["still here"]);
   // One delivery of "a" (to `stays`) plus the sentinel: nothing went to the closed client.
-  assert.equal(server.pubsub.stats.delivered - delivered, 2);
+  assert.equal(server.hub.stats.delivered - delivered, 2);
   await closeAll([stays, publisher]);
   await server.shutdown();
 });

@@ -315,7 +315,7 @@ Deno.test("redis broker - broadcast and sendTo from one node reach the other nod
     Client.connect(wsUrl(a, "?src=front")),
   ]);
   await settled(nodes);
-  const backId = [...b.connections].find((c) => c.src === "back")!.id;
+  const backId = [...b.hub.connections()].find((c) => c.src === "back")!.id;
   a.sendTo({ src: "front" }, { msg: "to fronts" });
   a.sendTo({ id: backId }, { msg: "to back" });
   a.broadcast({ msg: "to all" });

@@ -205,7 +205,7 @@ Deno.test("commands - a client that leaves mid-handler aborts its signal; nothin
       await c.close();
       const reason = await within(aborted.promise, 2000, "signal abort");
       assert.ok(reason instanceof DOMException && reason.name === "AbortError");
-      await until(() => server.connections.size === 0, 2000, "connection removed");
+      await until(() => server.hub.size === 0, 2000, "connection removed");
       assert.equal(server.running, 0);
       await new Promise((r) => setTimeout(r, 30));
       assert.equal(queuedRan, id !== undefined, "a queued request must not run after a leave");
@@ -236,7 +236,7 @@ Deno.test("commands - a client that leaves during recv() ends the dialogue", asy
     await c.close();
     const err = await within(failed.promise, 2000, "recv rejection");
     assert.ok(err instanceof DOMException && err.name === "AbortError");
-    await until(() => server.connections.size === 0, 2000, "connection removed");
+    await until(() => server.hub.size === 0, 2000, "connection removed");
     assert.equal(server.running, 0);
   } finally {
     await server.shutdown();
@@ -249,7 +249,7 @@ Deno.test("server - 100 concurrent clients each get their own correct replies", 
     const clients = await Promise.all(
       Array.from({ length: 100 }, () => Client.connect(wsUrl(server))),
     );
-    assert.equal(server.connections.size, 100);
+    assert.equal(server.hub.size, 100);
     await Promise.all(clients.map(async (c, i) => {
       for (let j = 0; j < 3; j++) c.send(req("echo", { id: j, args: [i, j] }));
       for (let j = 3; j < 5; j++) c.send(req("echo", { args: [i, j] }));
@@ -639,7 +639,7 @@ Deno.test("http - /healthz is 200 JSON with status, uptime and connections", asy
     assert.ok(body.uptime >= 0);
     assert.equal(body.connections, 1);
     const other = await Client.connect(wsUrl(server));
-    await until(() => server.connections.size === 2, 1000, "second connection");
+    await until(() => server.hub.size === 2, 1000, "second connection");
     const two = await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json();
     assert.equal(two.connections, 2);
     await other.close();

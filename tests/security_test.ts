@@ -101,7 +101,7 @@ Deno.test("auth - a client without a token or with a wrong one gets 401 on the u
     );
     await assertRefused(wsUrl(server));
     await assertRefused(wsUrl(server, "?token=wrong"));
-    assert.equal(server.connections.size, 0);
+    assert.equal(server.hub.size, 0);
     assert.ok(server.metrics.connectionsRefused >= 7);
   } finally {
     await server.shutdown();
@@ -115,8 +115,8 @@ Deno.test("auth - the shared token is accepted in ?token= and in the Authorizati
   try {
     assert.equal((await byQuery.request(req("web"))).code, 200);
     assert.equal((await ask(byHeader, req("web"))).code, 200);
-    assert.equal(server.connections.size, 2);
-    for (const conn of server.connections) assert.equal(conn.principal, "token");
+    assert.equal(server.hub.size, 2);
+    for (const conn of server.hub.connections()) assert.equal(conn.principal, "token");
   } finally {
     await byQuery.close();
     await closeWith(byHeader);
@@ -141,7 +141,7 @@ Deno.test("jwt - a valid token connects and the socket closes with 1008 when it 
     assert.equal(closed.reason, "Token expired");
     // Not before the expiry (timers may fire a little early, hence the 50 ms).
     assert.ok(Date.now() >= exp * 1000 - 50, `closed ${exp * 1000 - Date.now()} ms early`);
-    await until(() => server.connections.size === 0, "the server forgot the connection");
+    await until(() => server.hub.size === 0, "the server forgot the connection");
   } finally {
     await c.close();
     await server.shutdown();
@@ -233,7 +233,7 @@ Deno.test("auth hook - a manifest auth.default decides who connects and what it 
     const ws = await openWith(wsUrl(server), { "x-device": "cam-1" });
     assert.equal((await ask(ws, req("web"))).code, 200);
     assert.equal((await ask(ws, req("echo"))).code, 403);
-    assert.equal([...server.connections][0].principal, "cam-1");
+    assert.equal([...server.hub.connections()][0].principal, "cam-1");
     await closeWith(ws);
     assert.deepEqual(seen, ["-", "cam-2", "boom", "cam-1"]);
   } finally {
@@ -254,7 +254,10 @@ Deno.test("auth hook - returning null falls through to the shared token", async 
     const byToken = await Client.connect(wsUrl(server, `?token=${TOKEN}`));
     assert.equal((await ask(byHook, req("web"))).code, 200);
     assert.equal((await byToken.request(req("web"))).code, 200);
-    assert.deepEqual([...server.connections].map((c) => c.principal).sort(), ["cam-1", "token"]);
+    assert.deepEqual([...server.hub.connections()].map((c) => c.principal).sort(), [
+      "cam-1",
+      "token",
+    ]);
     await closeWith(byHook);
     await byToken.close();
   } finally {

@@ -55,7 +55,7 @@ async function publishFeed(publisher: Client, healthy: Client[], n: number): Pro
 }
 
 function slowConnection(server: Switchboard) {
-  return [...server.connections].find((c) => c.src === "slow");
+  return [...server.hub.connections()].find((c) => c.src === "slow");
 }
 
 Deno.test("slow consumer - a subscriber that never reads is dropped, 10,000 messages reach the rest", async () => {
@@ -89,7 +89,7 @@ Deno.test("slow consumer - a subscriber that never reads is dropped, 10,000 mess
       }
       assert.equal(c.closeEvent, undefined);
     }
-    for (const conn of server.connections) {
+    for (const conn of server.hub.connections()) {
       if (conn.src !== "slow") assert.equal(conn.dropped, 0, `client ${conn.id} lost messages`);
     }
     const acks = await publisher.waitFor(N, (m: Msg) => m.action === "ack");

@@ -6,6 +6,8 @@ import type { z } from "zod";
 import type { ClientMessage, MessageId, Outgoing, RequestMessage } from "../wire/protocol.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import { CommandError } from "../wire/errors.ts";
+import { Code, describeIssues, issuesToData } from "../wire/protocol.ts";
 
 /** Who sent a request, as a handler sees it. */
 export interface ClientInfo {
@@ -165,4 +167,38 @@ export function toCommand(name: string, exported: unknown): Command | null {
     };
   }
   return null;
+}
+
+/** The outcome of {@linkcode validateArguments}. */
+export type Validated =
+  | { ok: true; args: unknown; kwargs: unknown }
+  | { ok: false; error: CommandError };
+
+/**
+ * Validates a request's args and kwargs with the command's schemas.
+ *
+ * @param command The command, with its optional `args` and `kwargs` schemas.
+ * @param args The request's args (`[]` when absent).
+ * @param kwargs The request's kwargs (`{}` when absent).
+ * @returns The parsed values, or a 400 error whose data lists the issues.
+ */
+export function validateArguments(command: Command, args: unknown, kwargs: unknown): Validated {
+  const issues = [];
+  if (command.args !== undefined) {
+    const r = command.args.safeParse(args);
+    if (r.success) args = r.data;
+    else issues.push(...r.error.issues.map((i) => ({ ...i, path: ["args", ...i.path] })));
+  }
+  if (command.kwargs !== undefined) {
+    const r = command.kwargs.safeParse(kwargs);
+    if (r.success) kwargs = r.data;
+    else issues.push(...r.error.issues.map((i) => ({ ...i, path: ["kwargs", ...i.path] })));
+  }
+  if (issues.length === 0) return { ok: true, args, kwargs };
+  const error = new CommandError(
+    Code.BAD_REQUEST,
+    `Invalid arguments: ${describeIssues(issues)}`,
+    issuesToData(issues),
+  );
+  return { ok: false, error };
 }

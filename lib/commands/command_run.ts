@@ -3,11 +3,12 @@
  * final reply. A synchronous handler finishes without timers, promises or an AbortController.
  */
 import { CommandError } from "../wire/errors.ts";
-import { type Connection, ConnectionState, type RunningCommand } from "../session/connection.ts";
+import { type Connection, ConnectionState } from "../session/connection.ts";
 import type { ClientMessage, MessageId, Outgoing, RequestMessage } from "../wire/protocol.ts";
 import { Code } from "../wire/protocol.ts";
 import { ackText, replyText, successText } from "../wire/messages.ts";
 import {
+  type ClientInfo,
   type Command,
   type CommandContext,
   type OffloadOptions,
@@ -16,32 +17,41 @@ import {
 } from "./command.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import type { Clock, TimerId } from "../clock.ts";
 
 /** What a running command needs from the server. */
 export interface RunHost {
   readonly config: Config;
   readonly log: Logger;
+  /** Commands by lower-case name. */
+  readonly commands: Map<string, Command>;
   publish(topic: string, msg: PublishMessage): void;
   broadcast(msg: Outgoing): void;
   offload<T>(name: string, input: unknown, options?: OffloadOptions): Promise<T>;
   countRequest(command: string, code: number, ms: number): void;
+  /** The client as a handler sees it (its subscriptions live in the hub). */
+  clientInfo(conn: Connection): ClientInfo;
+  /** The server's clock, for time limits. */
+  readonly clock: Clock;
 }
 
-/** Lets a finished command without id hand the connection to the next queued message. */
-export interface Drainer {
-  drain(conn: Connection): void;
+/** Where a serial command takes the messages queued behind it (its lane in the dispatcher). */
+export interface RunLane {
+  takeQueued(): ClientMessage | undefined;
 }
 
 /** Dialogue messages kept for a handler that has not called recv() yet. */
 const MAX_INBOX = 64;
 
 /** One command execution; it is the handler's `ctx`. */
-export class CommandRun implements CommandContext<unknown, unknown>, RunningCommand {
+export class CommandRun implements CommandContext<unknown, unknown> {
   readonly id: MessageId | undefined;
   readonly command: string;
   #done = false;
   #ac: AbortController | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: TimerId | undefined;
+  #lane: RunLane | undefined;
+  #onEnd: (() => void) | undefined;
   #inbox: ClientMessage[] | undefined;
   #waiter: PromiseWithResolvers<ClientMessage> | undefined;
   /** When an asynchronous handler started; synchronous ones are not timed (they take µs). */
@@ -50,7 +60,6 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
 
   constructor(
     private readonly host: RunHost,
-    private readonly drainer: Drainer,
     readonly conn: Connection,
     readonly req: RequestMessage,
     private readonly def: Command,
@@ -61,8 +70,8 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
     this.command = req.command;
   }
 
-  get client(): Connection {
-    return this.conn;
+  get client(): ClientInfo {
+    return this.host.clientInfo(this.conn);
   }
 
   get config(): Config {
@@ -85,26 +94,40 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
     return this.#waiter !== undefined;
   }
 
-  /** Runs the handler; registers the run on its connection only if it is asynchronous. */
-  start(): void {
+  /**
+   * Runs the handler.
+   *
+   * @returns true when it finished synchronously (replied already); false when it goes on, and
+   *   the dispatcher then attaches it to the connection's lane.
+   */
+  start(): boolean {
     let result: unknown;
     try {
       result = this.def.handle(this);
     } catch (err) {
       this.#fail(err);
-      return;
+      return true;
     }
     if (!isThenable(result)) {
       this.#finish(result);
-      return;
+      return true;
     }
-    if (this.#done) return;
     this.#started = performance.now();
-    if (this.id === undefined) this.conn.serial = this;
-    else this.conn.running.set(this.id, this);
     const ms = this.def.timeoutMs ?? this.host.config.HANDLER_TIMEOUT_MS;
-    this.#timer = setTimeout(() => this.#timeout(ms), ms);
+    this.#timer = this.host.clock.setTimeout(() => this.#timeout(ms), ms);
     result.then((v) => this.#finish(v), (err) => this.#fail(err));
+    return false;
+  }
+
+  /**
+   * Attaches the running command to its lane (the dispatcher calls it right after `start`).
+   *
+   * @param lane Where a serial command's queued messages wait.
+   * @param onEnd Called once when the run ends, after its final reply.
+   */
+  attach(lane: RunLane, onEnd: () => void): void {
+    this.#lane = lane;
+    this.#onEnd = onEnd;
   }
 
   send(reply: Outgoing): void {
@@ -130,7 +153,7 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
     if (this.#done) {
       return Promise.reject(this.#ac?.signal.reason ?? new Error("Command has finished"));
     }
-    const queued = this.id === undefined ? this.conn.serialQueue.shift() : this.#inbox?.shift();
+    const queued = this.id === undefined ? this.#lane?.takeQueued() : this.#inbox?.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     this.#waiter = Promise.withResolvers<ClientMessage>();
     return this.#waiter.promise;
@@ -176,6 +199,7 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
     if (this.conn.state === ConnectionState.Open) {
       this.#reply(Code.UNAVAILABLE, "Server is shutting down");
     }
+    this.#next();
   }
 
   #finish(value: unknown): void {
@@ -242,12 +266,7 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
   /** Marks the run finished; with a reason, aborts the handler's signal and any recv(). */
   #end(reason?: unknown): void {
     this.#done = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (this.id === undefined) {
-      if (this.conn.serial === this) this.conn.serial = null;
-    } else if (this.conn.running.get(this.id) === this) {
-      this.conn.running.delete(this.id);
-    }
+    if (this.#timer !== undefined) this.host.clock.clearTimeout(this.#timer);
     if (reason !== undefined) {
       this.#reason = reason;
       this.#ac?.abort(reason);
@@ -281,8 +300,11 @@ export class CommandRun implements CommandContext<unknown, unknown>, RunningComm
     );
   }
 
+  /** Hands the lane back to the dispatcher (which runs what waited behind a serial command). */
   #next(): void {
-    if (this.id === undefined) this.drainer.drain(this.conn);
+    const onEnd = this.#onEnd;
+    this.#onEnd = undefined;
+    onEnd?.();
   }
 }
 

@@ -1,9 +1,35 @@
 /**
  * Plain HTTP on the WebSocket port: /healthz, /metrics and the console page. Everything else 404.
  */
-import type { Switchboard } from "../server.ts";
 import { CONSOLE_HTML } from "./console_page.ts";
 import { buildContract } from "./asyncapi.ts";
+import type { Config } from "../config.ts";
+import type { Clock } from "../clock.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Command } from "../commands/command.ts";
+import type { TopicCallback } from "../pubsub/topic_file.ts";
+import type { Transport } from "../broker/broker.ts";
+import type { WorkerPool } from "../workers/pool.ts";
+
+/** What the HTTP endpoints read: the server's state, never its internals' methods. */
+export interface HttpHost {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly startedAt: number;
+  readonly closing: boolean;
+  readonly status: "ok" | "degraded";
+  readonly running: number;
+  readonly metrics: Metrics;
+  readonly commands: Map<string, Command>;
+  readonly topics: Map<string, TopicCallback>;
+  readonly hub: {
+    readonly size: number;
+    readonly subscriptionCount: number;
+    readonly stats: { published: number; delivered: number };
+  };
+  readonly broker: { readonly transport: Transport };
+  readonly pool: Pick<WorkerPool, "stats">;
+}
 
 /**
  * Answers a request that is not a WebSocket upgrade.
@@ -12,7 +38,7 @@ import { buildContract } from "./asyncapi.ts";
  * @param req The request.
  * @returns The response.
  */
-export function handleHttp(server: Switchboard, req: Request): Response {
+export function handleHttp(server: HttpHost, req: Request): Response {
   if (req.method !== "GET" && req.method !== "HEAD") {
     return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
   }
@@ -38,25 +64,25 @@ export function handleHttp(server: Switchboard, req: Request): Response {
   return new Response("Not found\n", { status: 404 });
 }
 
-function health(server: Switchboard) {
+function health(server: HttpHost) {
   const pool = server.pool.stats();
   return {
     status: server.closing ? "shutting_down" : server.status,
-    uptime: Math.round((Date.now() - server.startedAt) / 1000),
-    connections: server.connections.size,
+    uptime: Math.round((server.clock.now() - server.startedAt) / 1000),
+    connections: server.hub.size,
     broker: { kind: server.broker.transport.kind, healthy: server.broker.transport.healthy },
     workers: { size: pool.size, busy: pool.busy, queued: pool.queued, stuck: pool.stuck },
   };
 }
 
-function gauges(server: Switchboard): Record<string, number> {
+function gauges(server: HttpHost): Record<string, number> {
   const pool = server.pool.stats();
   return {
-    connections: server.connections.size,
+    connections: server.hub.size,
     running_commands: server.running,
-    subscriptions: server.pubsub.subscriptions,
-    published_total: server.pubsub.stats.published,
-    delivered_total: server.pubsub.stats.delivered,
+    subscriptions: server.hub.subscriptionCount,
+    published_total: server.hub.stats.published,
+    delivered_total: server.hub.stats.delivered,
     broker_healthy: server.broker.transport.healthy ? 1 : 0,
     broker_received_total: server.broker.transport.received,
     broker_dropped_total: server.broker.transport.dropped,
@@ -66,6 +92,6 @@ function gauges(server: Switchboard): Record<string, number> {
     workers_restarts: pool.restarts,
     workers_stuck: pool.stuck,
     workers_timed_out: pool.timedOut,
-    uptime_seconds: Math.round((Date.now() - server.startedAt) / 1000),
+    uptime_seconds: Math.round((server.clock.now() - server.startedAt) / 1000),
   };
 }

@@ -1,53 +1,52 @@
 /**
- * Publish/subscribe on this node: sub, unsub and pub from clients, publishes from server code,
- * retained values and topic callbacks. A publish is serialised once and the same string goes to
- * every subscriber; the broker carries it to other nodes.
+ * Publish/subscribe requests: sub, unsub and pub from clients, publishes from server code,
+ * retained values and topic callbacks. It checks and answers; who subscribes to what and the
+ * fan-out belong to the hub (lib/hub.ts), retained values to the broker's store. A publish is
+ * serialised once and the same string goes to every subscriber.
  */
 import type { Connection } from "../session/connection.ts";
 import type { PubSubMessage } from "../wire/protocol.ts";
 import { Code, describeIssues, issuesToData } from "../wire/protocol.ts";
 import { ackText, deliveryText } from "../wire/messages.ts";
-import { checkTopic, type CheckTopicOptions, TopicTree } from "./topic_tree.ts";
+import { checkTopic, type CheckTopicOptions } from "./topic_tree.ts";
 import type { TopicCallback, TopicResult } from "./topic_file.ts";
 import type { PublishMessage } from "../commands/command.ts";
-import type { Broker, Target, TransportSink } from "../broker/broker.ts";
+import type { Store } from "../broker/broker.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { canPublish, canSubscribe } from "../session/permissions.ts";
 
-/** What pub/sub needs from the server. */
+/** Who subscribes to what, and the fan-out: the hub's side that pub/sub uses. */
+export interface Fanout {
+  /** Subscribes a client to a valid filter; false when it already held it. */
+  subscribe(conn: Connection, filter: string): boolean;
+  /** Unsubscribes; false when it did not hold the filter. */
+  unsubscribe(conn: Connection, filter: string): boolean;
+  /** The filters a client holds. */
+  filtersOf(conn: Connection): ReadonlySet<string>;
+  /** Delivers a serialised publish to subscribers on this node and every other. */
+  publish(topic: string, text: string): void;
+}
+
+/** What pub/sub needs from the server's wiring. */
 export interface PubSubHost {
   readonly config: Config;
   readonly log: Logger;
+  /** Topic callbacks by topic. */
   readonly topics: Map<string, TopicCallback>;
-  readonly connections: Set<Connection>;
-  readonly broker: Broker;
+  readonly fanout: Fanout;
+  readonly store: Store;
 }
 
-/** Counters for /metrics. */
-export interface PubSubStats {
-  published: number;
-  delivered: number;
-}
-
-/** The pub/sub of one node. */
-export class PubSub implements TransportSink {
-  readonly #tree = new TopicTree<Connection>();
-  /** Local subscribers per filter: the broker subscribes on the first and leaves on the last. */
-  readonly #refs = new Map<string, number>();
+/** Answers the pub/sub requests of one node. */
+export class PubSub {
   readonly #filters: CheckTopicOptions;
   readonly #names: CheckTopicOptions;
-  readonly stats: PubSubStats = { published: 0, delivered: 0 };
 
   constructor(private readonly host: PubSubHost) {
     const { MAX_TOPIC_LENGTH: maxLength, MAX_TOPIC_LEVELS: maxLevels } = host.config;
     this.#filters = { wildcards: true, maxLength, maxLevels };
     this.#names = { wildcards: false, maxLength, maxLevels };
-  }
-
-  /** The number of (filter, client) subscriptions on this node. */
-  get subscriptions(): number {
-    return this.#tree.size;
   }
 
   /**
@@ -64,7 +63,14 @@ export class PubSub implements TransportSink {
 
   #ack(conn: Connection, msg: PubSubMessage, code: number, text: string, data?: unknown): void {
     conn.send(
-      ackText(this.host.config.SERVER_SRC, msg.id, msg.topic, code, text, data ?? [...conn.topics]),
+      ackText(
+        this.host.config.SERVER_SRC,
+        msg.id,
+        msg.topic,
+        code,
+        text,
+        data ?? [...this.host.fanout.filtersOf(conn)],
+      ),
     );
   }
 
@@ -82,18 +88,14 @@ export class PubSub implements TransportSink {
         );
       }
     }
-    const added = [...new Set(filters)].filter((f) => !conn.topics.has(f));
+    const fanout = this.host.fanout;
+    const held = fanout.filtersOf(conn);
+    const added = [...new Set(filters)].filter((f) => !held.has(f));
     const limit = this.host.config.MAX_SUBSCRIPTIONS;
-    if (conn.topics.size + added.length > limit) {
+    if (held.size + added.length > limit) {
       return this.#ack(conn, msg, Code.BAD_REQUEST, `Too many subscriptions (limit ${limit})`);
     }
-    for (const filter of added) {
-      conn.topics.add(filter);
-      this.#tree.add(filter, conn);
-      const n = this.#refs.get(filter) ?? 0;
-      this.#refs.set(filter, n + 1);
-      if (n === 0) this.host.broker.transport.subscribe(filter);
-    }
+    for (const filter of added) fanout.subscribe(conn, filter);
     this.#ack(conn, msg, Code.OK, "subscribed");
     // Overlapping filters of one sub (`a/1`, `a/+`) replay each retained value once.
     const replayed = added.length > 1 ? new Set<string>() : null;
@@ -101,7 +103,7 @@ export class PubSub implements TransportSink {
   }
 
   #replay(conn: Connection, filter: string, replayed: Set<string> | null): void {
-    const sent = this.host.broker.store.retained(filter, (topic, text) => {
+    const sent = this.host.store.retained(filter, (topic, text) => {
       if (replayed !== null) {
         if (replayed.has(topic)) return;
         replayed.add(topic);
@@ -115,24 +117,8 @@ export class PubSub implements TransportSink {
 
   #unsubscribe(conn: Connection, msg: PubSubMessage): void {
     const filters = typeof msg.topic === "string" ? [msg.topic] : msg.topic;
-    for (const filter of filters) this.#drop(conn, filter);
+    for (const filter of filters) this.host.fanout.unsubscribe(conn, filter);
     this.#ack(conn, msg, Code.OK, "unsubscribed");
-  }
-
-  #drop(conn: Connection, filter: string): void {
-    if (!conn.topics.delete(filter)) return;
-    this.#tree.remove(filter, conn);
-    const n = (this.#refs.get(filter) ?? 1) - 1;
-    if (n > 0) this.#refs.set(filter, n);
-    else {
-      this.#refs.delete(filter);
-      this.host.broker.transport.unsubscribe(filter);
-    }
-  }
-
-  /** Removes a closed client's subscriptions, so it costs nothing afterwards. */
-  removeConnection(conn: Connection): void {
-    for (const filter of [...conn.topics]) this.#drop(conn, filter);
   }
 
   #clientPublish(conn: Connection, msg: PubSubMessage): void {
@@ -167,52 +153,21 @@ export class PubSub implements TransportSink {
       if (stored !== null) return this.#ack(conn, msg, Code.BAD_REQUEST, stored);
     }
     this.#ack(conn, msg, Code.OK, "published");
-    this.#send(topic, text);
+    this.host.fanout.publish(topic, text);
     if (callback !== undefined) this.#runCallback(callback, conn, published);
   }
 
   /** Stores or clears a retained value; returns an error message when the store is full. */
   #retain(topic: string, fields: PublishMessage, src: string | undefined): string | null {
     try {
-      if (fields.data === null) this.host.broker.store.retain(topic, null);
-      else {this.host.broker.store.retain(
+      if (fields.data === null) this.host.store.retain(topic, null);
+      else {this.host.store.retain(
           topic,
           deliveryText(fields.src ?? src, topic, fields, true),
         );}
       return null;
     } catch (err) {
       return err instanceof RangeError ? err.message : String(err);
-    }
-  }
-
-  /** Delivers locally and hands the same string to the broker for other nodes. */
-  #send(topic: string, text: string): void {
-    this.stats.published++;
-    this.deliver(topic, text);
-    this.host.broker.transport.publish(topic, text);
-  }
-
-  /**
-   * Delivers a serialised publish to this node's subscribers.
-   *
-   * @param topic The topic published on.
-   * @param text The serialised delivery.
-   */
-  deliver(topic: string, text: string): void {
-    let n = 0;
-    this.#tree.match(topic, (conn) => {
-      if (conn.send(text)) n++;
-    });
-    this.stats.delivered += n;
-  }
-
-  broadcast(text: string): void {
-    for (const conn of this.host.connections) conn.send(text);
-  }
-
-  sendTo(target: Target, text: string): void {
-    for (const conn of this.host.connections) {
-      if ("id" in target ? conn.id === target.id : conn.src === target.src) conn.send(text);
     }
   }
 
@@ -232,7 +187,7 @@ export class PubSub implements TransportSink {
       const stored = this.#retain(topic, msg, this.host.config.SERVER_SRC);
       if (stored !== null) throw new RangeError(stored);
     }
-    this.#send(topic, text);
+    this.host.fanout.publish(topic, text);
   }
 
   async #runCallback(callback: TopicCallback, conn: Connection, msg: PubSubMessage): Promise<void> {

@@ -198,6 +198,25 @@ export class TopicTree<T> {
   }
 
   /**
+   * How many values hold exactly this filter (0 when none).
+   *
+   * @param filter A topic filter.
+   * @returns The number of values subscribed with this very filter.
+   */
+  count(filter: string): number {
+    if (!hasWildcard(filter)) return this.#exact.get(filter)?.size ?? 0;
+    const levels = filter.split("/");
+    const last = levels.length - 1;
+    const isHash = levels[last] === "#";
+    let node: Node<T> | null | undefined = this.#root;
+    for (let i = 0; i < (isHash ? last : levels.length) && node != null; i++) {
+      node = levels[i] === "+" ? node.plus : node.children?.get(levels[i]);
+    }
+    if (node == null) return 0;
+    return (isHash ? node.hash : node.values)?.size ?? 0;
+  }
+
+  /**
    * Calls `visit` once per distinct value with a filter that matches `topic`, however many of
    * its filters match. A visitor may call `match`, `add` or `remove`; values removed meanwhile
    * are not visited, values added meanwhile may be.

@@ -1,11 +1,11 @@
 /**
- * One client: its state, its send path with the slow-consumer guard, its subscriptions and the
- * bookkeeping of its running commands. Knows nothing of Deno's WebSocket: server.ts adapts it.
+ * One client: its state, who it is, and its send path with the slow-consumer guard and batching.
+ * Knows nothing of Deno's WebSocket (server.ts adapts it), of commands or of subscriptions: the
+ * dispatcher owns a connection's running commands, the hub its subscriptions.
  */
-import type { ClientMessage, MessageId } from "../wire/protocol.ts";
-import type { ClientInfo } from "../commands/command.ts";
 import type { Principal } from "./auth.ts";
 import type { TokenBucket } from "./rate_limit.ts";
+import type { Scheduled, SendScheduler } from "./send_scheduler.ts";
 
 /** The part of a WebSocket a connection uses (server.ts passes Deno's). */
 export interface SocketLike {
@@ -21,31 +21,6 @@ export enum ConnectionState {
   Closed,
 }
 
-/** The send limits of one connection. */
-export interface SendLimits {
-  /** Bytes that may wait in the socket's buffer before deliveries are dropped. */
-  sendBufferBytes: number;
-  /** How long a client may stay over the budget before it is closed with 1013. */
-  slowClientMs: number;
-}
-
-/** What a running command leaves on its connection, so dialogue messages can find it. */
-export interface RunningCommand {
-  /** Hands the handler a message of its dialogue. */
-  deliver(msg: ClientMessage): void;
-  /** Ends the command because the client left or the server shuts down. */
-  cancel(reason: unknown): void;
-  /** True while the handler waits in `recv()` (for clients without ids). */
-  readonly waiting: boolean;
-}
-
-/** Where a connection's socket events go (the server). */
-export interface ConnectionEvents {
-  onOpen(conn: Connection): void;
-  onMessage(conn: Connection, data: unknown): void;
-  onClose(conn: Connection): void;
-}
-
 /** Counters the server reads for /metrics. */
 export interface SendStats {
   sent: number;
@@ -53,75 +28,36 @@ export interface SendStats {
   slowClosed: number;
 }
 
-let nextId = 0;
-/** Makes connection ids unique across nodes too, so `sendTo({ id })` reaches one client. */
-const NODE_TAG = crypto.randomUUID().slice(0, 8);
-
-/** Clients over their send budget; one timer closes those that stay over it too long. */
-const slow = new Set<Connection>();
-let slowTimer: ReturnType<typeof setTimeout> | undefined;
-const SLOW_CHECK_MS = 100;
-
-function watchSlow(conn: Connection): void {
-  slow.add(conn);
-  slowTimer ??= setTimeout(checkSlowClients, SLOW_CHECK_MS);
+/** What every connection of one server shares on its send path (one object, not one each). */
+export interface SendPath {
+  /** Bytes that may wait in the socket's buffer before deliveries are dropped. */
+  readonly sendBufferBytes: number;
+  /** How long a client may stay over the budget before it is closed with 1013. */
+  readonly slowClientMs: number;
+  /** Server-wide counters. */
+  readonly stats: SendStats;
+  /** The server's send-path timers. */
+  readonly scheduler: SendScheduler;
 }
 
-function checkSlowClients(): void {
-  slowTimer = undefined;
-  const now = Date.now();
-  for (const conn of slow) if (conn.checkSlow(now)) slow.delete(conn);
-  if (slow.size > 0) slowTimer = setTimeout(checkSlowClients, SLOW_CHECK_MS);
-}
-
-/** Forgets a closed connection in the watches, stopping their timers when none is left. */
-export function forgetConnection(conn: Connection): void {
-  if (slow.delete(conn) && slow.size === 0) {
-    clearTimeout(slowTimer);
-    slowTimer = undefined;
-  }
-  if (waiting.delete(conn) && waiting.size === 0) {
-    clearTimeout(flushTimer);
-    flushTimer = undefined;
-  }
-}
-
-/** Batching clients with joined messages waiting; one timer checks them all. */
-const waiting = new Set<Connection>();
-let flushTimer: ReturnType<typeof setTimeout> | undefined;
-
-function scheduleFlush(conn: Connection): void {
-  waiting.add(conn);
-  flushTimer ??= setTimeout(flushWaiting, 0);
-}
-
-function flushWaiting(): void {
-  flushTimer = undefined;
-  for (const conn of waiting) if (conn.flush()) waiting.delete(conn);
-  if (waiting.size > 0) flushTimer = setTimeout(flushWaiting, 0);
+/** Where a connection's socket events go (the server wires them). */
+export interface ConnectionEvents {
+  onOpen(conn: Connection): void;
+  onMessage(conn: Connection, data: unknown): void;
+  onClose(conn: Connection): void;
 }
 
 /** One connected client. */
-export class Connection implements ClientInfo {
-  /** Server-assigned id, unique across nodes (a random node tag and a counter). */
-  readonly id: string;
+export class Connection implements Scheduled {
   state = ConnectionState.Open;
+  /** The role the client named (`?src=` or its first message's `src`). */
   src: string | undefined;
   /** The authenticated principal with its permissions, when auth is on. */
   auth: Principal | undefined;
-  // Collections are made on first use: an idle client costs only this object (see docs/benchmarks.md).
-  #topics: Set<string> | undefined;
-  #running: Map<MessageId, RunningCommand> | undefined;
-  /** The running command without id: later messages without id wait behind it. */
-  serial: RunningCommand | null = null;
-  /** Messages without id waiting for `serial` to finish. */
-  readonly serialQueue: ClientMessage[] = [];
-  /** Receives this connection's socket events. */
-  events: ConnectionEvents | undefined;
   /** The per-connection rate limit, made at the first message when RATE_LIMIT is on. */
   bucket: TokenBucket | undefined;
-  /** Closes the socket when the client's token expires. */
-  expiry: ReturnType<typeof setTimeout> | undefined;
+  /** Receives this connection's socket events. */
+  events: ConnectionEvents | undefined;
   /** Deliveries dropped because the client did not read. */
   dropped = 0;
   #overSince = 0;
@@ -129,33 +65,28 @@ export class Connection implements ClientInfo {
   #pending: string | undefined;
   #pendingBytes = 0;
 
+  /**
+   * @param id The server-assigned id, unique across nodes.
+   * @param socket The socket, adapted.
+   * @param ip The remote address.
+   * @param path The send limits, counters and timers every connection of the server shares.
+   * @param batch Whether the client opted in to several messages per frame.
+   */
+  constructor(
+    readonly id: string,
+    readonly socket: SocketLike,
+    readonly ip: string,
+    readonly path: SendPath,
+    readonly batch = false,
+  ) {}
+
   /** The authenticated principal's id, when auth is on. */
   get principal(): string | undefined {
     return this.auth?.id;
   }
 
-  /** The topic filters this client subscribes to. */
-  get topics(): Set<string> {
-    return this.#topics ??= new Set();
-  }
-
-  /** Running commands with an id, by id: dialogue messages go to them. */
-  get running(): Map<MessageId, RunningCommand> {
-    return this.#running ??= new Map();
-  }
-
-  /** How many commands run on this connection (with or without id). */
-  get runningCount(): number {
-    return (this.#running?.size ?? 0) + (this.serial === null ? 0 : 1);
-  }
-
-  /** Whether the client subscribes to anything. */
-  get subscribed(): boolean {
-    return this.#topics !== undefined && this.#topics.size > 0;
-  }
-
   /**
-   * Routes the socket's events to the server without a closure per event and connection.
+   * Routes the socket's events without a closure per event and connection.
    *
    * @param event An open, message, close or error event of this connection's socket.
    */
@@ -169,23 +100,6 @@ export class Connection implements ClientInfo {
   }
 
   /**
-   * @param socket The socket, adapted.
-   * @param ip The remote address.
-   * @param limits The send budget.
-   * @param stats Server-wide counters this connection adds to.
-   * @param batch Whether the client opted in to several messages per frame.
-   */
-  constructor(
-    readonly socket: SocketLike,
-    readonly ip: string,
-    readonly limits: SendLimits,
-    readonly stats: SendStats,
-    readonly batch = false,
-  ) {
-    this.id = `${NODE_TAG}-${(++nextId).toString(36)}`;
-  }
-
-  /**
    * Sends one serialised message, unless the client is gone or too far behind.
    * Never waits: a client that does not read has its deliveries dropped, then is closed.
    *
@@ -194,10 +108,11 @@ export class Connection implements ClientInfo {
    */
   send(text: string): boolean {
     if (this.state !== ConnectionState.Open) return false;
+    const path = this.path;
     const buffered = this.socket.bufferedAmount;
-    if (buffered + this.#pendingBytes > this.limits.sendBufferBytes) return this.#overBudget();
+    if (buffered + this.#pendingBytes > path.sendBufferBytes) return this.#overBudget();
     if (this.#overSince !== 0) this.#overSince = 0;
-    this.stats.sent++;
+    path.stats.sent++;
     if (this.batch) {
       // Join what waits for this client: messages of the same turn, or sent while the socket is
       // still writing earlier bytes. The first message of an idle socket goes at once.
@@ -209,7 +124,7 @@ export class Connection implements ClientInfo {
       if (buffered > 0) {
         this.#pending = text;
         this.#pendingBytes = text.length;
-        scheduleFlush(this);
+        path.scheduler.scheduleFlush(this);
         return true;
       }
     }
@@ -218,7 +133,7 @@ export class Connection implements ClientInfo {
   }
 
   /**
-   * Sends the joined messages once the socket has written what it had (the batch flusher calls it).
+   * Sends the joined messages once the socket has written what it had (the scheduler calls it).
    *
    * @returns Whether nothing is left waiting.
    */
@@ -239,35 +154,37 @@ export class Connection implements ClientInfo {
 
   #overBudget(): false {
     this.dropped++;
-    this.stats.dropped++;
+    this.path.stats.dropped++;
+    const now = this.path.scheduler.clock.now();
     if (this.#overSince === 0) {
-      this.#overSince = Date.now();
-      watchSlow(this);
-    } else this.checkSlow(Date.now());
+      this.#overSince = now;
+      this.path.scheduler.watchSlow(this);
+    } else this.checkSlow(now);
     return false;
   }
 
   /**
    * Closes the client with 1013 when it has stayed over its send budget for SLOW_CLIENT_MS, even
-   * if nothing more is sent to it (the slow-client watch calls this).
+   * if nothing more is sent to it (the scheduler calls this).
    *
    * @param now The time in ms.
    * @returns Whether the client no longer needs watching (caught up, or closed).
    */
   checkSlow(now: number): boolean {
     if (this.state !== ConnectionState.Open || this.#overSince === 0) return true;
-    if (this.socket.bufferedAmount + this.#pendingBytes <= this.limits.sendBufferBytes) {
+    if (this.socket.bufferedAmount + this.#pendingBytes <= this.path.sendBufferBytes) {
       this.#overSince = 0;
       return true;
     }
-    if (now - this.#overSince <= this.limits.slowClientMs) return false;
-    this.stats.slowClosed++;
+    if (now - this.#overSince <= this.path.slowClientMs) return false;
+    this.path.stats.slowClosed++;
     this.close(1013, "Too slow: messages were dropped");
     return true;
   }
 
   /**
-   * Starts closing: no more sends; running commands are cancelled by the server's close handler.
+   * Starts closing: no more sends. The hub ends its subscriptions and the dispatcher its commands
+   * when the socket's close event arrives.
    *
    * @param code The WebSocket close code.
    * @param reason A short reason for the client.

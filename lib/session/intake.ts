@@ -8,9 +8,19 @@ import { type Connection, ConnectionState } from "./connection.ts";
 import type { Logger } from "../log.ts";
 import { ackText, replyText } from "../wire/messages.ts";
 import type { Metrics } from "../metrics.ts";
-import { Code, type FrameLimits, type MessageId, parseFrame } from "../wire/protocol.ts";
+import {
+  type ClientMessage,
+  Code,
+  type FrameLimits,
+  type MessageId,
+  parseFrame,
+} from "../wire/protocol.ts";
 import { TokenBucket } from "./rate_limit.ts";
-import type { Router } from "../commands/router.ts";
+
+/** Where checked messages go (the dispatcher). */
+export interface MessageHandler {
+  handle(conn: Connection, msg: ClientMessage): void;
+}
 
 /** Turns frames into routed messages. */
 export class Intake {
@@ -19,7 +29,7 @@ export class Intake {
   constructor(
     private readonly config: Config,
     private readonly metrics: Metrics,
-    private readonly router: Router,
+    private readonly router: MessageHandler,
     private readonly log: Logger,
   ) {
     this.#limits = { maxDepth: config.MAX_DEPTH };

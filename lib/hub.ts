@@ -1,0 +1,233 @@
+/**
+ * The hub: owns who is connected and who subscribes to what, and delivers to them. Every
+ * connection enters through {@linkcode Hub.admit} and leaves through {@linkcode Hub.leave} — the
+ * one point where a connection's subscriptions end, however it ends (unsub aside): its own close,
+ * a kick, a slow-client close, shutdown. Publishes fan out here, locally, and through the
+ * transport to other nodes; what other nodes send arrives at {@linkcode Hub.local}.
+ *
+ * @module
+ */
+import type { Clock, TimerId } from "./clock.ts";
+import { MAX_TIMER_MS } from "./clock.ts";
+import type { Logger } from "./log.ts";
+import type { Target, Transport, TransportSink } from "./broker/broker.ts";
+import type { Fanout } from "./pubsub/pubsub.ts";
+import { Subscriptions } from "./pubsub/subscriptions.ts";
+import type { ClientInfo } from "./commands/command.ts";
+import { type Connection, ConnectionState } from "./session/connection.ts";
+import { replyText } from "./wire/messages.ts";
+import { Code } from "./wire/protocol.ts";
+
+/** Settings of the hub. */
+export interface HubOptions {
+  /** This node's id: connection ids start with it, so they are unique across nodes. */
+  readonly nodeId: string;
+  /** The most clients at once (MAX_CLIENTS). */
+  readonly maxClients: number;
+  /** `src` of the hub's own replies (SERVER_SRC). */
+  readonly serverSrc: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+/** Counters for /metrics. */
+export interface HubStats {
+  published: number;
+  delivered: number;
+  refused: number;
+}
+
+/** The "client limit reached" warning is written at most this often. */
+const FULL_LOG_EVERY_MS = 10_000;
+
+/** The connections of one node, their subscriptions, and the fan-out. */
+export class Hub implements Fanout {
+  readonly stats: HubStats = { published: 0, delivered: 0, refused: 0 };
+  /** Where the transport hands other nodes' traffic: delivered on this node only. */
+  readonly local: TransportSink;
+  readonly #options: HubOptions;
+  readonly #connections = new Set<Connection>();
+  readonly #subscriptions: Subscriptions<Connection>;
+  readonly #expiry = new Map<Connection, TimerId>();
+  readonly #leaveHooks: ((conn: Connection) => void)[] = [];
+  #transport: Transport | undefined;
+  #nextId = 0;
+  #lastFullLog = 0;
+
+  /** @param options The node id, the client limit, the clock and the logger. */
+  constructor(options: HubOptions) {
+    this.#options = options;
+    this.#subscriptions = new Subscriptions({
+      first: (filter) => this.#transport?.subscribe(filter),
+      last: (filter) => this.#transport?.unsubscribe(filter),
+    });
+    this.local = {
+      deliver: (topic, text) => this.#deliver(topic, text),
+      broadcast: (text) => this.#broadcast(text),
+      sendTo: (target, text) => this.#sendTo(target, text),
+    };
+  }
+
+  /** Connects the hub to the other nodes (the transport is made after the hub, with its sink). */
+  set transport(transport: Transport) {
+    this.#transport = transport;
+    for (const filter of this.#subscriptions.filters()) transport.subscribe(filter);
+  }
+
+  /** The number of connected clients. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  /** The number of (filter, client) subscriptions on this node. */
+  get subscriptionCount(): number {
+    return this.#subscriptions.size;
+  }
+
+  /** The connected clients. */
+  connections(): IterableIterator<Connection> {
+    return this.#connections.values();
+  }
+
+  /** A new connection id, unique across nodes: the node id and a counter. */
+  newId(): string {
+    return `${this.#options.nodeId}-${(++this.#nextId).toString(36)}`;
+  }
+
+  /** Runs `hook` for every connection that leaves, after its subscriptions ended. */
+  onLeave(hook: (conn: Connection) => void): void {
+    this.#leaveHooks.push(hook);
+  }
+
+  /**
+   * Takes in a connection whose socket opened, unless the node is full (then it gets a 503 and
+   * is closed with 1013). Arms the close at its token's expiry.
+   *
+   * @returns Whether it was admitted.
+   */
+  admit(conn: Connection): boolean {
+    const { maxClients, serverSrc, clock, log } = this.#options;
+    if (this.#connections.size >= maxClients) {
+      this.stats.refused++;
+      const now = clock.now();
+      if (now - this.#lastFullLog > FULL_LOG_EVERY_MS) {
+        this.#lastFullLog = now;
+        log.warn(`Client limit reached (${maxClients}): refusing new clients`);
+      }
+      conn.send(replyText(serverSrc, undefined, undefined, {
+        code: Code.UNAVAILABLE,
+        msg: `Client limit reached (${maxClients})`,
+      }));
+      conn.close(1013, "Client limit reached");
+      return false;
+    }
+    this.#connections.add(conn);
+    const expiresAt = conn.auth?.expiresAt;
+    if (expiresAt !== undefined) this.#armExpiry(conn, expiresAt);
+    return true;
+  }
+
+  #armExpiry(conn: Connection, expiresAt: number): void {
+    const clock = this.#options.clock;
+    const left = expiresAt - clock.now();
+    if (left <= 0) return conn.close(1008, "Token expired");
+    // Timers are 32-bit: a far-off expiry is re-armed when the first timer fires.
+    const timer = clock.setTimeout(
+      () => this.#armExpiry(conn, expiresAt),
+      Math.min(left, MAX_TIMER_MS),
+    );
+    this.#expiry.set(conn, timer);
+  }
+
+  /**
+   * Forgets a connection whose socket closed: its subscriptions end, then the leave hooks run.
+   * Idempotent (a socket's close event can fire twice).
+   *
+   * @returns Whether it was admitted and is now gone.
+   */
+  leave(conn: Connection): boolean {
+    if (conn.state === ConnectionState.Closed) return false;
+    conn.state = ConnectionState.Closed;
+    this.#options.clock.clearTimeout(this.#expiry.get(conn));
+    this.#expiry.delete(conn);
+    this.#subscriptions.removeAll(conn);
+    const admitted = this.#connections.delete(conn);
+    for (const hook of this.#leaveHooks) hook(conn);
+    return admitted;
+  }
+
+  /**
+   * Closes every connection (shutdown).
+   *
+   * @param code The close code.
+   * @param reason The close reason.
+   */
+  closeAll(code: number, reason: string): void {
+    for (const conn of this.#connections) conn.close(code, reason);
+  }
+
+  subscribe(conn: Connection, filter: string): boolean {
+    return this.#subscriptions.add(conn, filter);
+  }
+
+  unsubscribe(conn: Connection, filter: string): boolean {
+    return this.#subscriptions.remove(conn, filter);
+  }
+
+  filtersOf(conn: Connection): ReadonlySet<string> {
+    return this.#subscriptions.of(conn);
+  }
+
+  /**
+   * The client as a command handler sees it.
+   *
+   * @param conn The connection.
+   * @returns Its id, role, address, principal and subscriptions.
+   */
+  clientInfo(conn: Connection): ClientInfo {
+    return {
+      id: conn.id,
+      src: conn.src,
+      ip: conn.ip,
+      principal: conn.principal,
+      topics: this.#subscriptions.of(conn),
+    };
+  }
+
+  /** Delivers a serialised publish here and hands the same string to the other nodes. */
+  publish(topic: string, text: string): void {
+    this.stats.published++;
+    this.#deliver(topic, text);
+    this.#transport?.publish(topic, text);
+  }
+
+  /** Sends a serialised message to every client of every node. */
+  broadcast(text: string): void {
+    this.#broadcast(text);
+    this.#transport?.broadcast(text);
+  }
+
+  /** Sends a serialised message to the matching clients of every node. */
+  sendTo(target: Target, text: string): void {
+    this.#sendTo(target, text);
+    this.#transport?.sendTo(target, text);
+  }
+
+  #deliver(topic: string, text: string): void {
+    let n = 0;
+    this.#subscriptions.match(topic, (conn) => {
+      if (conn.send(text)) n++;
+    });
+    this.stats.delivered += n;
+  }
+
+  #broadcast(text: string): void {
+    for (const conn of this.#connections) conn.send(text);
+  }
+
+  #sendTo(target: Target, text: string): void {
+    for (const conn of this.#connections) {
+      if ("id" in target ? conn.id === target.id : conn.src === target.src) conn.send(text);
+    }
+  }
+}
