@@ -222,7 +222,9 @@ export class SwitchboardClient {
     const id = this.#nextId++;
     const head = { mode: "req_res", action: "req", src: this.src, id, command };
     const control = openDialogue<T>(id, (answer) => {
-      this.#requests.write(JSON.stringify({ ...head, ...answer }), id);
+      // `dialogue: true`: if the command ended meanwhile, the server answers 400 instead of
+      // taking the answer for a new request and running the command again.
+      this.#requests.write(JSON.stringify({ ...head, ...answer, dialogue: true }), id);
     });
     const message = { ...head, args: options.args, kwargs: options.kwargs };
     this.#requests.start(id, message, `Dialogue "${command}"`, options, {

@@ -9,7 +9,12 @@ import { pathToFileURL } from "node:url";
 import { type Config, type ConfigInput, parseConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { type Clock, delay, systemClock } from "./clock.ts";
-import { Connection, type ConnectionEvents, type SendPath } from "./session/connection.ts";
+import {
+  Connection,
+  type ConnectionEvents,
+  type SendPath,
+  type SocketLike,
+} from "./session/connection.ts";
 import { SendScheduler } from "./session/send_scheduler.ts";
 import { Intake } from "./session/intake.ts";
 import { Gate } from "./session/admission.ts";
@@ -217,16 +222,36 @@ export class Switchboard implements HttpHost {
       return new Response(`Bad WebSocket upgrade: ${(err as Error).message}\n`, { status: 400 });
     }
     const { socket, response } = upgraded;
-    const batch = url.searchParams.get("batch") === "1";
-    const conn = new Connection(this.hub.newId(), socket, ip, this.#sendPath, batch);
-    conn.src = url.searchParams.get("src") ?? undefined;
-    conn.auth = principal;
-    conn.events = this.#events;
+    const conn = this.attach(socket, {
+      ip,
+      batch: url.searchParams.get("batch") === "1",
+      src: url.searchParams.get("src") ?? undefined,
+      auth: principal,
+    });
     socket.addEventListener("open", conn);
     socket.addEventListener("message", conn);
     socket.addEventListener("close", conn);
     socket.addEventListener("error", conn);
     return response;
+  }
+
+  /**
+   * Makes the connection of a socket; its events then go to `conn.handleEvent` (the WebSocket
+   * upgrade adds it as the socket's listener; in-process tests call it with a fake socket).
+   *
+   * @param socket The socket.
+   * @param client Its address, whether it batches, its role and its principal.
+   * @returns The connection, not yet open.
+   */
+  attach(
+    socket: SocketLike,
+    client: { ip: string; batch?: boolean; src?: string; auth?: Principal },
+  ): Connection {
+    const conn = new Connection(this.hub.newId(), socket, client.ip, this.#sendPath, client.batch);
+    conn.src = client.src;
+    conn.auth = client.auth;
+    conn.events = this.#events;
+    return conn;
   }
 
   #open(conn: Connection): void {
