@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { RetainedStore, topicMatches } from "../lib/pubsub/retained.ts";
+import { RetainedStore } from "../lib/pubsub/retained.ts";
+import { topicMatches } from "../lib/wire/topic.ts";
 
 /** Returns the topics `matching` visits, sorted, after checking each message is its own. */
 function matched(store: RetainedStore<string>, filter: string): string[] {

@@ -19,8 +19,7 @@
  */
 import type { createClient } from "redis";
 import type { Logger } from "../log.ts";
-import { topicMatches } from "../pubsub/retained.ts";
-import { hasWildcard } from "../pubsub/topic_tree.ts";
+import { hasWildcard, topicMatches } from "../wire/topic.ts";
 import type { Store, Target, Transport, TransportSink } from "./broker.ts";
 import {
   DEFAULT_PREFIX,

@@ -1,40 +1,12 @@
 /**
  * Retained messages: the last value kept per topic, replayed to a new subscriber.
  *
- * Matching follows the same MQTT rules as {@linkcode TopicTree}, `$`-topic rule included.
+ * Matching follows the rules of lib/wire/topic.ts (`topicMatches`), `$`-topic rule included.
  *
  * @module
  */
 
-import { filterError, hasWildcard } from "./topic_tree.ts";
-
-/**
- * Whether one topic filter matches one topic name (MQTT rules, `$`-topic rule included).
- * A malformed filter (see {@linkcode filterError}) matches nothing.
- *
- * @param filter A topic filter, possibly with `+` and `#`.
- * @param topic A topic name.
- * @returns true if a subscription to `filter` receives publishes to `topic`.
- *
- * @example
- * ```ts
- * topicMatches("a/#", "a"); // true
- * topicMatches("a/+", "a/b/c"); // false
- * ```
- */
-export function topicMatches(filter: string, topic: string): boolean {
-  if (!hasWildcard(filter)) return filter === topic;
-  if (filterError(filter) !== null) return false;
-  if (topic.startsWith("$") && (filter[0] === "+" || filter[0] === "#")) return false;
-  const f = filter.split("/");
-  const t = topic.split("/");
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === "#") return true; // also matches the parent level: t.length may equal i
-    if (i >= t.length) return false;
-    if (f[i] !== "+" && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+import { filterError, hasWildcard } from "../wire/topic.ts";
 
 /** Options of {@linkcode RetainedStore}. */
 export interface RetainedStoreOptions {
