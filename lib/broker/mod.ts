@@ -5,7 +5,8 @@ import type { Config } from "../config.ts";
 import { StartupError } from "../wire/errors.ts";
 import { createLogger, type Logger } from "../log.ts";
 import type { Broker, Store, Transport, TransportSink } from "./broker.ts";
-import { MemoryBroker } from "./memory.ts";
+import { MemoryStore } from "./memory_store.ts";
+import { MemoryTransport } from "./memory_transport.ts";
 import { RedisBroker } from "./redis.ts";
 
 /**
@@ -20,7 +21,12 @@ import { RedisBroker } from "./redis.ts";
  */
 export function createBroker(config: Config, sink: TransportSink, log?: Logger): Broker {
   const scheme = config.BROKER_URL.slice(0, config.BROKER_URL.indexOf(":"));
-  if (scheme === "memory") return both(new MemoryBroker(config.MAX_RETAINED));
+  if (scheme === "memory") {
+    return {
+      transport: new MemoryTransport(),
+      store: new MemoryStore({ maxRetained: config.MAX_RETAINED }),
+    };
+  }
   if (scheme === "redis" || scheme === "rediss") {
     return both(
       new RedisBroker(config.BROKER_URL, sink, {

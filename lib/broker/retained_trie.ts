@@ -1,5 +1,6 @@
 /**
- * Retained messages: the last value kept per topic, replayed to a new subscriber.
+ * The retained values of the memory store: the last value kept per topic, found by topic or by
+ * filter without scanning every topic.
  *
  * Matching follows the rules of lib/wire/topic.ts (`topicMatches`), `$`-topic rule included.
  *
@@ -8,8 +9,8 @@
 
 import { filterError, hasWildcard } from "../wire/topic.ts";
 
-/** Options of {@linkcode RetainedStore}. */
-export interface RetainedStoreOptions {
+/** Options of {@linkcode RetainedTrie}. */
+export interface RetainedTrieOptions {
   /** The most topics with a retained message; `set` on one more throws a `RangeError`. */
   maxTopics: number;
 }
@@ -35,12 +36,12 @@ function newNode<M>(parent: Node<M> | null, key: string): Node<M> {
  *
  * @example
  * ```ts
- * const store = new RetainedStore<string>({ maxTopics: 10_000 });
- * store.set("a/b", "hello");
- * store.matching("a/+", (topic, message) => console.log(topic, message)); // a/b hello
+ * const trie = new RetainedTrie<string>({ maxTopics: 10_000 });
+ * trie.set("a/b", "hello");
+ * trie.matching("a/+", (topic, message) => console.log(topic, message)); // a/b hello
  * ```
  */
-export class RetainedStore<M> {
+export class RetainedTrie<M> {
   #byTopic = new Map<string, Node<M>>();
   #root: Node<M> = newNode(null, "");
   #maxTopics: number;
@@ -49,7 +50,7 @@ export class RetainedStore<M> {
    * @param options `maxTopics`: the cap on retained topics, a non-negative integer.
    * @throws {RangeError} If `maxTopics` is not a non-negative integer.
    */
-  constructor(options: RetainedStoreOptions) {
+  constructor(options: RetainedTrieOptions) {
     const { maxTopics } = options;
     if (!Number.isInteger(maxTopics) || maxTopics < 0) {
       throw new RangeError(`maxTopics must be a non-negative integer: ${maxTopics}`);
