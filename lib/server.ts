@@ -106,7 +106,10 @@ export class Switchboard {
     this.log = logger ?? createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
     this.commands = routes.commands;
     this.topics = routes.topics;
-    this.broker = createBroker(config, this.pubsubSink(), this.log);
+    this.broker = createBroker(config, this.pubsubSink(), {
+      log: this.log,
+      nodeId: crypto.randomUUID(),
+    });
     this.pubsub = new PubSub(this);
     this.pool = new WorkerPool(routes.workers, {
       size: config.WORKERS,
