@@ -1,6 +1,6 @@
 /**
- * The Switchboard client SDK: the same source runs in browsers and Deno (Web APIs only, no
- * imports outside this folder). Call commands with progress and multi-turn dialogue, publish, and
+ * The Switchboard client SDK: the same source runs in browsers and Deno (Web APIs only; outside
+ * this folder it imports only the server's topic rules, lib/wire/topic.ts, which import nothing). Call commands with progress and multi-turn dialogue, publish, and
  * subscribe with MQTT wildcards; the client reconnects with back-off and subscribes again.
  *
  * @example

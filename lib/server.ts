@@ -84,8 +84,8 @@ const CLOSE_WAIT_MS = 500;
 export class Switchboard implements HttpHost {
   readonly log: Logger;
   readonly clock: Clock;
-  /** This node's id: in every connection id, and how the transport tells its own traffic. */
-  readonly nodeId: string = crypto.randomUUID();
+  /** This node's one id: in every connection id, and how the transport tells its own traffic. */
+  readonly nodeId: string = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
   readonly commands: Map<string, Command>;
   readonly topics: Map<string, TopicCallback>;
   readonly metrics = new Metrics();
@@ -114,13 +114,13 @@ export class Switchboard implements HttpHost {
     this.commands = routes.commands;
     this.topics = routes.topics;
     this.hub = new Hub({
-      nodeId: this.nodeId.slice(0, 8),
+      nodeId: this.nodeId,
       maxClients: config.MAX_CLIENTS,
       serverSrc: config.SERVER_SRC,
       clock: this.clock,
       log: this.log,
     });
-    this.broker = createBroker(config, this.hub.local, this.log);
+    this.broker = createBroker(config, this.hub.local, { log: this.log, nodeId: this.nodeId });
     this.hub.transport = this.broker.transport;
     this.pool = new WorkerPool(routes.workers, {
       size: config.WORKERS,

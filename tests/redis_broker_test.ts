@@ -8,8 +8,11 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { Client, type Msg, startServer, wsUrl } from "./_client.ts";
 import type { Switchboard } from "../lib/server.ts";
-import { escapeGlob, parseRedisUrl, RedisBroker, redisSubscriptions } from "../lib/broker/redis.ts";
+import { escapeGlob, parseRedisUrl, redisSubscriptions } from "../lib/broker/redis_channels.ts";
+import { RedisTransport } from "../lib/broker/redis_transport.ts";
 import { StartupError } from "../lib/wire/errors.ts";
+import { createBroker } from "../lib/broker/mod.ts";
+import { createLogger } from "../lib/log.ts";
 
 const REDIS = "redis://127.0.0.1:6379";
 const LOG_LEVEL = Deno.env.get("TEST_LOG") ?? "silent";
@@ -57,8 +60,8 @@ async function startNodes(n: number, url: string, extra = {}): Promise<Switchboa
   return nodes;
 }
 
-function broker(server: Switchboard): RedisBroker {
-  assert.ok(server.broker.transport instanceof RedisBroker, "expected the Redis broker");
+function broker(server: Switchboard): RedisTransport {
+  assert.ok(server.broker.transport instanceof RedisTransport, "expected the Redis transport");
   return server.broker.transport;
 }
 
@@ -448,5 +451,14 @@ Deno.test("redis broker - nodes outlive a Redis outage and reconnect by themselv
   } finally {
     await shutdownAll(nodes, [subA, subB, pubA, pubB]);
     await stopRedis(redis);
+  }
+});
+
+Deno.test("redis broker - a node id that is empty or has a space is refused", () => {
+  const sink = { deliver() {}, broadcast() {}, sendTo() {} };
+  const config = { BROKER_URL: freshUrl().url, MAX_RETAINED: 10 };
+  const log = createLogger("silent", "pretty");
+  for (const nodeId of ["a b", ""]) {
+    assert.throws(() => createBroker(config, sink, { log, nodeId }), TypeError);
   }
 });

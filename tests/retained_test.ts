@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { RetainedStore, topicMatches } from "../lib/pubsub/retained.ts";
+import { RetainedTrie } from "../lib/broker/retained_trie.ts";
+import { topicMatches } from "../lib/wire/topic.ts";
 
 /** Returns the topics `matching` visits, sorted, after checking each message is its own. */
-function matched(store: RetainedStore<string>, filter: string): string[] {
+function matched(store: RetainedTrie<string>, filter: string): string[] {
   const out: string[] = [];
   store.matching(filter, (topic, message) => {
     assert.equal(message, `m:${topic}`);
@@ -11,8 +12,8 @@ function matched(store: RetainedStore<string>, filter: string): string[] {
   return out.sort();
 }
 
-function storeOf(topics: string[]): RetainedStore<string> {
-  const store = new RetainedStore<string>({ maxTopics: 1000 });
+function storeOf(topics: string[]): RetainedTrie<string> {
+  const store = new RetainedTrie<string>({ maxTopics: 1000 });
   for (const topic of topics) store.set(topic, `m:${topic}`);
   return store;
 }
@@ -29,8 +30,8 @@ function prng(seed: number): () => number {
 
 const TOPICS = ["a", "a/b", "a/b/c", "a/", "a//b", "/a", "b", "b/a", "$SYS/x", "$SYS", "a/$x"];
 
-Deno.test("RetainedStore - set, get, replace and delete", () => {
-  const store = new RetainedStore<number>({ maxTopics: 10 });
+Deno.test("RetainedTrie - set, get, replace and delete", () => {
+  const store = new RetainedTrie<number>({ maxTopics: 10 });
   assert.equal(store.get("a"), undefined);
   store.set("a", 1);
   store.set("a/b", 2);
@@ -45,8 +46,8 @@ Deno.test("RetainedStore - set, get, replace and delete", () => {
   assert.equal(store.size, 1);
 });
 
-Deno.test("RetainedStore.set - throws RangeError beyond maxTopics", () => {
-  const store = new RetainedStore<number>({ maxTopics: 2 });
+Deno.test("RetainedTrie.set - throws RangeError beyond maxTopics", () => {
+  const store = new RetainedTrie<number>({ maxTopics: 2 });
   store.set("a", 1);
   store.set("b", 2);
   assert.throws(
@@ -62,27 +63,27 @@ Deno.test("RetainedStore.set - throws RangeError beyond maxTopics", () => {
   assert.equal(store.get("c"), 3);
 });
 
-Deno.test("RetainedStore - rejects a bad maxTopics and wildcard topics", () => {
-  assert.throws(() => new RetainedStore({ maxTopics: -1 }), RangeError);
-  assert.throws(() => new RetainedStore({ maxTopics: 1.5 }), RangeError);
-  assert.throws(() => new RetainedStore({ maxTopics: NaN }), RangeError);
-  const store = new RetainedStore<number>({ maxTopics: 0 });
+Deno.test("RetainedTrie - rejects a bad maxTopics and wildcard topics", () => {
+  assert.throws(() => new RetainedTrie({ maxTopics: -1 }), RangeError);
+  assert.throws(() => new RetainedTrie({ maxTopics: 1.5 }), RangeError);
+  assert.throws(() => new RetainedTrie({ maxTopics: NaN }), RangeError);
+  const store = new RetainedTrie<number>({ maxTopics: 0 });
   assert.throws(() => store.set("a", 1), RangeError);
-  const open = new RetainedStore<number>({ maxTopics: 5 });
+  const open = new RetainedTrie<number>({ maxTopics: 5 });
   assert.throws(() => open.set("a/+", 1), TypeError);
   assert.throws(() => open.set("", 1), TypeError);
   assert.throws(() => open.matching("a/#/b", () => {}), TypeError);
   assert.equal(open.size, 0);
 });
 
-Deno.test("RetainedStore.matching - an exact filter finds its one topic", () => {
+Deno.test("RetainedTrie.matching - an exact filter finds its one topic", () => {
   const store = storeOf(TOPICS);
   assert.deepEqual(matched(store, "a/b"), ["a/b"]);
   assert.deepEqual(matched(store, "a/b/c/d"), []);
   assert.deepEqual(matched(store, "$SYS/x"), ["$SYS/x"]);
 });
 
-Deno.test("RetainedStore.matching - follows the MQTT matching rules", () => {
+Deno.test("RetainedTrie.matching - follows the MQTT matching rules", () => {
   const store = storeOf(TOPICS);
   const expect = (filter: string, topics: string[]) =>
     assert.deepEqual(matched(store, filter), topics.sort(), filter);
@@ -101,13 +102,13 @@ Deno.test("RetainedStore.matching - follows the MQTT matching rules", () => {
   expect("a/b/c/+", []);
 });
 
-Deno.test("RetainedStore.matching - agrees with topicMatches on random topics", () => {
+Deno.test("RetainedTrie.matching - agrees with topicMatches on random topics", () => {
   const random = prng(7);
   const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)];
   const levels = ["a", "b", "", "$s"];
   const randomParts = () =>
     Array.from({ length: 1 + Math.floor(random() * 4) }, () => pick(levels));
-  const store = new RetainedStore<string>({ maxTopics: 1000 });
+  const store = new RetainedTrie<string>({ maxTopics: 1000 });
   for (let i = 0; i < 200; i++) {
     const topic = randomParts().join("/") || "a"; // "" is not a topic
     store.set(topic, `m:${topic}`);
@@ -125,7 +126,7 @@ Deno.test("RetainedStore.matching - agrees with topicMatches on random topics", 
   }
 });
 
-Deno.test("RetainedStore.delete - prunes empty nodes", () => {
+Deno.test("RetainedTrie.delete - prunes empty nodes", () => {
   const store = storeOf(["a/b/c", "a/b", "x/y"]);
   assert.equal(store.nodeCount, 5); // a, b, c, x, y
   store.delete("a/b/c");

@@ -7,9 +7,17 @@
  * - a {@linkcode Store} keeps state every node reads: retained values now, history and presence
  *   next.
  *
- * Local delivery is the hub's job: a node never receives its own traffic back through a transport.
- * tests/broker_conformance_test.ts runs one table of cases against every implementation; a new
- * backend exists when it passes that table.
+ * | engine | transport                                 | store                                   |
+ * | ------ | ----------------------------------------- | --------------------------------------- |
+ * | memory | memory_transport.ts (no peers: no-op)     | memory_store.ts (a trie, retained_trie) |
+ * | redis  | redis_transport.ts (channels and globs)   | redis_store.ts (a hash, a Lua cap)      |
+ *
+ * The Redis pair shares its connections (redis_connection.ts); mod.ts picks the engine from
+ * BROKER_URL. Local delivery is the hub's job: a node never receives its own traffic back
+ * through a transport.
+ *
+ * A new engine must pass tests/broker_conformance_test.ts to exist: that file runs one table of
+ * cases against every engine, and the new one is added to its list without skipping a case.
  *
  * @module
  */
@@ -37,7 +45,11 @@ export interface Transport {
   readonly received: number;
   /** Messages not sent to other nodes because the engine was down or too slow (for /metrics). */
   readonly dropped: number;
-  /** Starts receiving other nodes' publishes that match this filter (first local subscriber). */
+  /**
+   * Starts receiving other nodes' publishes that match this filter (first local subscriber). An
+   * engine may also bring topics the filter does not match (the hub's index drops them), never
+   * fewer, and brings each publish once however many of the node's filters match it.
+   */
   subscribe(filter: string): void;
   /** Stops receiving them (last local subscriber gone). */
   unsubscribe(filter: string): void;

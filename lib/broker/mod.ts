@@ -1,40 +1,64 @@
 /**
- * Picks the broker named by BROKER_URL.
+ * Picks the broker named by BROKER_URL: a transport and a store of one engine.
+ *
+ * @module
  */
 import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
 import { StartupError } from "../wire/errors.ts";
-import { createLogger, type Logger } from "../log.ts";
-import type { Broker, Store, Transport, TransportSink } from "./broker.ts";
-import { MemoryBroker } from "./memory.ts";
-import { RedisBroker } from "./redis.ts";
+import type { Broker, TransportSink } from "./broker.ts";
+import { MemoryStore } from "./memory_store.ts";
+import { MemoryTransport } from "./memory_transport.ts";
+import { RedisConnection } from "./redis_connection.ts";
+import { RedisStore } from "./redis_store.ts";
+import { RedisTransport } from "./redis_transport.ts";
+
+/** Options of {@linkcode createBroker}. */
+export interface BrokerOptions {
+  /** Where a multi-node broker reports connection problems. */
+  log: Logger;
+  /** This node's id (non-empty, no space): a multi-node transport drops its own messages by it. */
+  nodeId: string;
+}
 
 /**
- * Creates the broker for BROKER_URL. A Redis broker connects in the background: it reports
- * `healthy: false` until it is connected, and the server starts either way.
+ * Creates the broker for BROKER_URL. A Redis broker connects in the background: its transport
+ * reports `healthy: false` until it is connected, and the server starts either way. The Redis
+ * transport and store share one command connection.
  *
- * @param config The settings (BROKER_URL, MAX_RETAINED, LOG_LEVEL, LOG_FORMAT).
- * @param sink Where a multi-node broker hands other nodes' traffic.
- * @param log Where a multi-node broker reports connection problems (default: from the config).
- * @returns The broker.
+ * @param config BROKER_URL and MAX_RETAINED.
+ * @param sink Where a multi-node transport hands other nodes' traffic.
+ * @param options The logger and this node's id.
+ * @returns The transport and the store.
  * @throws {StartupError} For a broker this build does not have, or a malformed Redis URL.
+ * @throws {TypeError} For a node id with a space in it.
+ * @example
+ * ```ts
+ * const broker = createBroker(config, sink, { log, nodeId: crypto.randomUUID() });
+ * broker.transport.subscribe("orders/+");
+ * await Promise.all([broker.transport.close(), broker.store.close()]);
+ * ```
  */
-export function createBroker(config: Config, sink: TransportSink, log?: Logger): Broker {
+export function createBroker(
+  config: Pick<Config, "BROKER_URL" | "MAX_RETAINED">,
+  sink: TransportSink,
+  options: BrokerOptions,
+): Broker {
   const scheme = config.BROKER_URL.slice(0, config.BROKER_URL.indexOf(":"));
-  if (scheme === "memory") return both(new MemoryBroker(config.MAX_RETAINED));
+  if (scheme === "memory") {
+    return {
+      transport: new MemoryTransport(),
+      store: new MemoryStore({ maxRetained: config.MAX_RETAINED }),
+    };
+  }
   if (scheme === "redis" || scheme === "rediss") {
-    return both(
-      new RedisBroker(config.BROKER_URL, sink, {
-        maxRetained: config.MAX_RETAINED,
-        log: log ?? createLogger(config.LOG_LEVEL, config.LOG_FORMAT),
-      }),
-    );
+    const redis = new RedisConnection(config.BROKER_URL, { log: options.log });
+    return {
+      transport: new RedisTransport(redis, sink, { nodeId: options.nodeId }),
+      store: new RedisStore(redis, { maxRetained: config.MAX_RETAINED }),
+    };
   }
   throw new StartupError(
     `Invalid setting BROKER_URL=${config.BROKER_URL}: the ${scheme} broker is not available (use memory:// or redis://)`,
   );
-}
-
-/** An engine whose one object is both the transport and the store. */
-function both(engine: Transport & Store): Broker {
-  return { transport: engine, store: engine };
 }

@@ -3,7 +3,7 @@
  * channels and glob patterns.
  */
 import { StartupError } from "../wire/errors.ts";
-import { hasWildcard } from "../pubsub/topic_tree.ts";
+import { hasWildcard } from "../wire/topic.ts";
 
 /** The channel and key prefix when BROKER_URL has no `?prefix=`. */
 export const DEFAULT_PREFIX = "sb";

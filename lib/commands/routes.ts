@@ -40,20 +40,13 @@ export interface Routes {
  * to the same case-insensitive name.
  */
 export function loadRoutes(manifest: Partial<Manifest>): Routes {
+  const entries = Object.entries(manifest.commands ?? {});
+  checkCommandNames(entries.map(([name]) => ({ name, file: `commands/${name}.ts` })));
   const commands = new Map<string, Command>();
-  const origin = new Map<string, string>();
-  for (const [name, mod] of Object.entries(manifest.commands ?? {})) {
-    const key = name.toLowerCase();
-    const other = origin.get(key);
-    if (other !== undefined) {
-      throw new StartupError(
-        `Commands "${other}" and "${name}" both map to "${key}" (names match case-insensitively): rename commands/${name}.ts`,
-      );
-    }
+  for (const [name, mod] of entries) {
     const command = toCommand(name, mod.default);
     if (command === null) throw new StartupError(badExport("command", `commands/${name}.ts`, mod));
-    origin.set(key, name);
-    commands.set(key, command);
+    commands.set(name.toLowerCase(), command);
   }
   const topics = new Map<string, TopicCallback>();
   for (const [topic, mod] of Object.entries(manifest.topics ?? {})) {
@@ -73,6 +66,31 @@ export function loadRoutes(manifest: Partial<Manifest>): Routes {
     auth = manifest.auth.default as AuthHook;
   }
   return { commands, topics, workers: { ...manifest.workers }, auth };
+}
+
+/**
+ * Refuses two commands whose names are equal ignoring case: commands are looked up by lower-case
+ * name, so one would hide the other. Used by the generator and by the loader of the routes file.
+ *
+ * @param commands Each command's name and the file it comes from.
+ * @throws {StartupError} Naming both files, when two names clash.
+ * @example
+ * ```ts
+ * checkCommandNames([{ name: "Hello", file: "commands/Hello.ts" }]); // fine
+ * ```
+ */
+export function checkCommandNames(commands: Iterable<{ name: string; file: string }>): void {
+  const seen = new Map<string, string>();
+  for (const { name, file } of commands) {
+    const key = name.toLowerCase();
+    const other = seen.get(key);
+    if (other !== undefined) {
+      throw new StartupError(
+        `${other} and ${file} both map to command "${key}" (names match case-insensitively): rename one`,
+      );
+    }
+    seen.set(key, file);
+  }
 }
 
 function badExport(kind: string, file: string, mod: { default?: unknown }): string {

@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import { StartupError } from "../wire/errors.ts";
+import { checkCommandNames } from "./routes.ts";
 
 /** The name of the generated file, in the app root. */
 export const ROUTES_FILE = "routes.gen.ts";
@@ -59,6 +60,11 @@ async function list(root: string, dir: string, recursive: boolean): Promise<stri
     .sort();
 }
 
+/** A route file's name: its path below `dir`, without the extension. */
+function nameOf(path: string, dir: string): string {
+  return path.slice(dir.length + 1).replace(SOURCE, "");
+}
+
 /**
  * Renders routes.gen.ts.
  *
@@ -79,26 +85,16 @@ export function renderRoutes(files: RouteFiles, libImport = "./lib/mod.ts"): str
   const imports: string[] = [];
   const entries = (kind: string, paths: string[], dir: string) =>
     paths.map((path) => {
-      const name = path.slice(dir.length + 1).replace(SOURCE, "");
+      const name = nameOf(path, dir);
       const id = ident(kind, name);
       imports.push(`import * as ${id} from "./${path}";`);
       return `    ${JSON.stringify(name)}: ${id},`;
     });
-  const seen = new Map<string, string>();
-  for (const path of files.commands) {
-    const name = path.slice("commands/".length).replace(SOURCE, "");
-    const other = seen.get(name.toLowerCase());
-    if (other !== undefined) {
-      throw new StartupError(
-        `${other} and ${path} both map to command "${name.toLowerCase()}" (names match case-insensitively): rename one`,
-      );
-    }
-    seen.set(name.toLowerCase(), path);
-  }
+  checkCommandNames(files.commands.map((file) => ({ name: nameOf(file, "commands"), file })));
   const commands = entries("command", files.commands, "commands");
   const topics = entries("topic", files.topics, "topics");
   const workers = files.workers.map((path) => {
-    const name = path.slice("workers/".length).replace(SOURCE, "");
+    const name = nameOf(path, "workers");
     return `    ${JSON.stringify(name)}: import.meta.resolve("./${path}"),`;
   });
   if (files.auth !== undefined) imports.push(`import * as $auth from "./${files.auth}";`);

@@ -8,7 +8,7 @@ import type { Connection } from "../session/connection.ts";
 import type { PubSubMessage } from "../wire/protocol.ts";
 import { Code, describeIssues, issuesToData } from "../wire/protocol.ts";
 import { ackText, deliveryText } from "../wire/messages.ts";
-import { checkTopic, type CheckTopicOptions } from "./topic_tree.ts";
+import { checkTopic, type CheckTopicOptions } from "../wire/topic.ts";
 import type { TopicCallback, TopicResult } from "./topic_file.ts";
 import type { PublishMessage } from "../commands/command.ts";
 import type { Store } from "../broker/broker.ts";

@@ -1,84 +1,14 @@
 /**
- * Topic validation and the subscription index: which values (clients) want a published topic.
- *
- * Matching follows MQTT 3.1.1 / 5: levels are separated by `/`, `+` matches exactly one level
- * (an empty one too), `#` matches the rest including the parent level (`a/#` matches `a`).
- * The `$`-topic rule is implemented: a filter that starts with `+` or `#` does not match a topic
- * that starts with `$` (`$SYS/x` needs a filter such as `$SYS/#`).
+ * The subscription index: which values (clients) want a published topic. The topic rules (and
+ * their validation) are in lib/wire/topic.ts; this trie implements the same matching, `$`-topic
+ * rule included, so that a publish costs its depth, not the number of subscriptions.
  *
  * @module
  */
 
-const SLASH = 47;
-const PLUS = 43;
-const HASH = 35;
+import { filterError, hasWildcard } from "../wire/topic.ts";
+
 const DOLLAR = 36;
-
-/** Limits for {@linkcode checkTopic}. */
-export interface CheckTopicOptions {
-  /** Whether `+` and `#` are allowed: true for subscriptions, false for publishes. */
-  wildcards: boolean;
-  /** The longest accepted topic, in UTF-16 code units. */
-  maxLength: number;
-  /** The most `/`-separated levels accepted. */
-  maxLevels: number;
-}
-
-/**
- * Checks a topic name (`wildcards: false`) or a topic filter (`wildcards: true`).
- *
- * @param topic The value received from a client.
- * @param opts Whether wildcards are allowed, and the length and depth limits.
- * @returns `null` when the topic is valid, else an error message for the client.
- *
- * @example
- * ```ts
- * const limits = { wildcards: false, maxLength: 256, maxLevels: 16 };
- * checkTopic("a/+", limits); // 'Wildcards are not allowed when publishing: "a/+"'
- * ```
- */
-export function checkTopic(topic: unknown, opts: CheckTopicOptions): string | null {
-  if (typeof topic !== "string" || topic.length === 0) return "Topic must be a non-empty string";
-  if (topic.length > opts.maxLength) return `Topic is longer than ${opts.maxLength} characters`;
-  let levels = 1;
-  let levelStart = 0;
-  for (let i = 0; i < topic.length; i++) {
-    const c = topic.charCodeAt(i);
-    if (c === SLASH) {
-      levels++;
-      levelStart = i + 1;
-    } else if (c === 0) {
-      return `Topic must not contain the NUL character: ${JSON.stringify(topic)}`;
-    } else if (c === PLUS || c === HASH) {
-      if (!opts.wildcards) {
-        return `Wildcards are not allowed when publishing: ${JSON.stringify(topic)}`;
-      }
-      const last = i + 1 === topic.length;
-      const whole = i === levelStart && (last || topic.charCodeAt(i + 1) === SLASH);
-      const char = c === PLUS ? "+" : "#";
-      if (!whole) return `"${char}" must fill a whole level: ${JSON.stringify(topic)}`;
-      if (c === HASH && !last) {
-        return `"#" must be the last level of a topic filter: ${JSON.stringify(topic)}`;
-      }
-    }
-  }
-  if (levels > opts.maxLevels) return `Topic has more than ${opts.maxLevels} levels`;
-  // A lone surrogate would turn into U+FFFD on the wire and name another topic.
-  if (!topic.isWellFormed()) return `Topic must be well-formed Unicode: ${JSON.stringify(topic)}`;
-  return null;
-}
-
-const STRUCTURE: CheckTopicOptions = { wildcards: true, maxLength: Infinity, maxLevels: Infinity };
-
-/** The structural error of a filter (misplaced wildcard, NUL, empty), ignoring size limits. */
-export function filterError(filter: unknown): string | null {
-  return checkTopic(filter, STRUCTURE);
-}
-
-/** True when a (valid) filter contains a wildcard level. */
-export function hasWildcard(filter: string): boolean {
-  return filter.includes("+") || filter.includes("#");
-}
 
 /** One subscribed value; shared by all its filters so a generation mark can dedupe cheaply. */
 interface Entry<T> {
@@ -147,7 +77,7 @@ export class TopicTree<T> {
   /**
    * Subscribes `value` to `filter`.
    *
-   * @param filter A topic filter; check it with {@linkcode checkTopic} first.
+   * @param filter A topic filter; check it with `checkTopic` first.
    * @param value The subscriber; values are compared with SameValueZero.
    * @returns true if the pair is new, false if it was already there.
    * @throws {TypeError} If the filter is malformed (a wildcard that does not fill a level, …).

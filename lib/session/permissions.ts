@@ -7,10 +7,12 @@
  * wildcards: `+` is one level, `#` (last level only) is the rest, including the parent level, so
  * `a/#` matches `a`, `a/b` and `a/b/c`.
  *
- * The matcher below walks both strings by index: it allocates nothing, because it runs on every
- * message. It is kept apart from the broker's topic tree on purpose: permissions answer "is every
- * topic this filter can match allowed?", which the tree does not.
+ * Whether a pattern allows a topic or a filter is `covers` of lib/wire/topic.ts: "is every topic
+ * this filter can match allowed?", answered without allocating, as it runs on every message.
+ *
+ * @module
  */
+import { covers, filterError } from "../wire/topic.ts";
 
 /** A principal's permissions; see the module doc for the pattern rules. */
 export interface Permissions {
@@ -22,9 +24,6 @@ export interface Permissions {
   subscribe?: readonly string[];
 }
 
-const SLASH = 47; // "/"
-const PLUS = 43; // "+"
-const HASH = 35; // "#"
 const KEYS = ["commands", "publish", "subscribe"] as const;
 
 /**
@@ -131,60 +130,18 @@ export function permissionsFromClaims(claims: Record<string, unknown>): Permissi
 
 /**
  * Tells whether a topic pattern is well formed: `+` and `#` fill a whole level, `#` only as the
- * last one.
+ * last one, no NUL character (the rules of `filterError`). The empty pattern is accepted: it
+ * allows only the empty topic, which no client can use.
  *
  * @param pattern The pattern.
  * @returns `true` when it is valid.
  */
 export function isValidPattern(pattern: string): boolean {
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern.charCodeAt(i);
-    if (c !== PLUS && c !== HASH) continue;
-    const alone = (i === 0 || pattern.charCodeAt(i - 1) === SLASH) &&
-      (i === pattern.length - 1 || pattern.charCodeAt(i + 1) === SLASH);
-    if (!alone || (c === HASH && i !== pattern.length - 1)) return false;
-  }
-  return true;
+  return pattern === "" || filterError(pattern) === null;
 }
 
 function allowedBy(list: readonly string[] | undefined, filter: string): boolean {
   if (list === undefined) return true;
   for (const pattern of list) if (covers(pattern, filter)) return true;
   return false;
-}
-
-/**
- * Tells whether every topic matched by `filter` is matched by `pattern`. For a concrete topic this
- * is plain matching. Levels are walked by index; `p > pattern.length` means "no levels left".
- */
-function covers(pattern: string, filter: string): boolean {
-  let p = 0;
-  let f = 0;
-  while (true) {
-    if (p > pattern.length) return f > filter.length;
-    const pEnd = levelEnd(pattern, p);
-    if (isWildcard(pattern, p, pEnd, HASH)) return true;
-    if (f > filter.length) return false;
-    const fEnd = levelEnd(filter, f);
-    // A filter `#` matches any depth: only a pattern `#` (handled above) covers that.
-    if (isWildcard(filter, f, fEnd, HASH)) return false;
-    if (!isWildcard(pattern, p, pEnd, PLUS)) {
-      // A literal level covers only the same literal, never a filter `+`.
-      if (pEnd - p !== fEnd - f) return false;
-      for (let i = 0; i < pEnd - p; i++) {
-        if (pattern.charCodeAt(p + i) !== filter.charCodeAt(f + i)) return false;
-      }
-    }
-    p = pEnd + 1;
-    f = fEnd + 1;
-  }
-}
-
-function levelEnd(s: string, start: number): number {
-  const i = s.indexOf("/", start);
-  return i < 0 ? s.length : i;
-}
-
-function isWildcard(s: string, start: number, end: number, code: number): boolean {
-  return end - start === 1 && s.charCodeAt(start) === code;
 }

@@ -1,43 +1,16 @@
 /**
- * Retained messages: the last value kept per topic, replayed to a new subscriber.
+ * The retained values of the memory store: the last value kept per topic, found by topic or by
+ * filter without scanning every topic.
  *
- * Matching follows the same MQTT rules as {@linkcode TopicTree}, `$`-topic rule included.
+ * Matching follows the rules of lib/wire/topic.ts (`topicMatches`), `$`-topic rule included.
  *
  * @module
  */
 
-import { filterError, hasWildcard } from "./topic_tree.ts";
+import { filterError, hasWildcard } from "../wire/topic.ts";
 
-/**
- * Whether one topic filter matches one topic name (MQTT rules, `$`-topic rule included).
- * A malformed filter (see {@linkcode filterError}) matches nothing.
- *
- * @param filter A topic filter, possibly with `+` and `#`.
- * @param topic A topic name.
- * @returns true if a subscription to `filter` receives publishes to `topic`.
- *
- * @example
- * ```ts
- * topicMatches("a/#", "a"); // true
- * topicMatches("a/+", "a/b/c"); // false
- * ```
- */
-export function topicMatches(filter: string, topic: string): boolean {
-  if (!hasWildcard(filter)) return filter === topic;
-  if (filterError(filter) !== null) return false;
-  if (topic.startsWith("$") && (filter[0] === "+" || filter[0] === "#")) return false;
-  const f = filter.split("/");
-  const t = topic.split("/");
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === "#") return true; // also matches the parent level: t.length may equal i
-    if (i >= t.length) return false;
-    if (f[i] !== "+" && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
-
-/** Options of {@linkcode RetainedStore}. */
-export interface RetainedStoreOptions {
+/** Options of {@linkcode RetainedTrie}. */
+export interface RetainedTrieOptions {
   /** The most topics with a retained message; `set` on one more throws a `RangeError`. */
   maxTopics: number;
 }
@@ -63,12 +36,12 @@ function newNode<M>(parent: Node<M> | null, key: string): Node<M> {
  *
  * @example
  * ```ts
- * const store = new RetainedStore<string>({ maxTopics: 10_000 });
- * store.set("a/b", "hello");
- * store.matching("a/+", (topic, message) => console.log(topic, message)); // a/b hello
+ * const trie = new RetainedTrie<string>({ maxTopics: 10_000 });
+ * trie.set("a/b", "hello");
+ * trie.matching("a/+", (topic, message) => console.log(topic, message)); // a/b hello
  * ```
  */
-export class RetainedStore<M> {
+export class RetainedTrie<M> {
   #byTopic = new Map<string, Node<M>>();
   #root: Node<M> = newNode(null, "");
   #maxTopics: number;
@@ -77,7 +50,7 @@ export class RetainedStore<M> {
    * @param options `maxTopics`: the cap on retained topics, a non-negative integer.
    * @throws {RangeError} If `maxTopics` is not a non-negative integer.
    */
-  constructor(options: RetainedStoreOptions) {
+  constructor(options: RetainedTrieOptions) {
     const { maxTopics } = options;
     if (!Number.isInteger(maxTopics) || maxTopics < 0) {
       throw new RangeError(`maxTopics must be a non-negative integer: ${maxTopics}`);
