@@ -30,7 +30,7 @@ export function createBroker(config: Config, sink: TransportSink, log?: Logger):
     );
   }
   throw new StartupError(
-    `Invalid setting BROKER_URL=${config.BROKER_URL}: the ${scheme} broker is not available (use memory:// or redis://)`,
+    `Invalid setting BROKER_URL: the ${scheme} broker is not available (use memory:// or redis://)`,
   );
 }
 
