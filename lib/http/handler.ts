@@ -4,6 +4,7 @@
 import type { Switchboard } from "../server.ts";
 import { CONSOLE_HTML } from "./console_page.ts";
 import { buildContract } from "./asyncapi.ts";
+import { statsResponse, topicCounts } from "./stats.ts";
 
 /**
  * Answers a request that is not a WebSocket upgrade.
@@ -24,6 +25,12 @@ export function handleHttp(server: Switchboard, req: Request): Response {
     return new Response(server.metrics.render(gauges(server)), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     });
+  }
+  if (path === "/stats.json") {
+    return statsResponse(() => ({
+      counters: { ...server.metrics.counters(), ...gauges(server) },
+      topics: topicCounts(server.connections),
+    }));
   }
   if (path === "/asyncapi.json") {
     return Response.json(buildContract({
