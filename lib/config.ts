@@ -33,8 +33,11 @@ export const configSchema = z.object({
   WORKER_STUCK_LIMIT: int(1).default(2),
   BROKER_URL: z.string().regex(/^(memory|redis|rediss):\/\//, "expected memory:// or redis://")
     .default("memory://"),
-  AUTH_TOKEN: z.string().min(1).optional(),
-  JWT_SECRET: z.string().min(16, "JWT_SECRET must be at least 16 characters").optional(),
+  AUTH_TOKEN: z.string().regex(
+    /^[\x21-\x7e]+$/,
+    "must be printable ASCII without spaces (it is sent in an Authorization header)",
+  ).optional(),
+  JWT_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   ALLOWED_ORIGINS: list.default([]),
   RATE_LIMIT: int(0).default(5000),
   RATE_BURST: int(1).optional(),
@@ -63,7 +66,9 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof Config)[];
  *
  * @param input Settings by name, strings or typed values.
  * @returns The complete settings with defaults filled in.
- * @throws {StartupError} One line naming the bad setting and what is expected.
+ * @throws {StartupError} One line naming the bad setting and the rule it breaks. The value is
+ *   never in the message: it may be a secret (AUTH_TOKEN, JWT_SECRET, a password in BROKER_URL),
+ *   and start-up errors end up in logs that many people read.
  */
 export function parseConfig(input: ConfigInput | Record<string, unknown>): Config {
   const picked: Record<string, unknown> = {};
@@ -77,9 +82,7 @@ export function parseConfig(input: ConfigInput | Record<string, unknown>): Confi
   if (!result.success) {
     const issue = result.error.issues[0];
     const key = String(issue.path[0]);
-    throw new StartupError(
-      `Invalid setting ${key}=${JSON.stringify(picked[key])}: ${issue.message}`,
-    );
+    throw new StartupError(`Invalid setting ${key}: ${issue.message}`);
   }
   return result.data;
 }

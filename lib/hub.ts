@@ -84,6 +84,13 @@ export class Hub implements Fanout {
     return this.#subscriptions.size;
   }
 
+  /** The filters subscribed on this node, each with its number of local subscribers. */
+  *topicCounts(): IterableIterator<[filter: string, subscribers: number]> {
+    for (const filter of this.#subscriptions.filters()) {
+      yield [filter, this.#subscriptions.count(filter)];
+    }
+  }
+
   /** The connected clients. */
   connections(): IterableIterator<Connection> {
     return this.#connections.values();

@@ -38,6 +38,36 @@ export class Metrics {
   }
 
   /**
+   * The counters by their /metrics name (without the `switchboard_` prefix), with
+   * `requests_total` summed over commands and codes: plain numbers for the console's charts.
+   *
+   * @returns A fresh object; counters only grow.
+   */
+  counters(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, , value] of this.#plain()) out[name] = value;
+    let requests = 0;
+    for (const c of this.#commands.values()) for (const n of c.byCode.values()) requests += n;
+    out.requests_total = requests;
+    return out;
+  }
+
+  /** The counters without labels: name, help text, value. */
+  #plain(): [string, string, number][] {
+    return [
+      ["frames_received_total", "Frames received from clients", this.framesIn],
+      ["frames_rejected_total", "Frames answered with an error before routing", this.badFrames],
+      ["rate_limited_total", "Messages refused with 429", this.rateLimited],
+      ["too_large_total", "Frames refused with 413", this.tooLarge],
+      ["connections_total", "Connections accepted", this.connectionsTotal],
+      ["connections_refused_total", "Connections refused", this.connectionsRefused],
+      ["messages_sent_total", "Messages handed to sockets", this.send.sent],
+      ["messages_dropped_total", "Messages dropped for slow clients", this.send.dropped],
+      ["slow_clients_closed_total", "Clients closed for not reading", this.send.slowClosed],
+    ];
+  }
+
+  /**
    * Renders every counter and the gauges given.
    *
    * @param gauges Current values (connections, subscriptions, pool state…) by metric name.
@@ -54,30 +84,7 @@ export class Metrics {
     };
     const one = (name: string, type: string, help: string, value: number) =>
       metric(name, type, help, [`switchboard_${name} ${value}`]);
-    one("frames_received_total", "counter", "Frames received from clients", this.framesIn);
-    one(
-      "frames_rejected_total",
-      "counter",
-      "Frames answered with an error before routing",
-      this.badFrames,
-    );
-    one("rate_limited_total", "counter", "Messages refused with 429", this.rateLimited);
-    one("too_large_total", "counter", "Frames refused with 413", this.tooLarge);
-    one("connections_total", "counter", "Connections accepted", this.connectionsTotal);
-    one("connections_refused_total", "counter", "Connections refused", this.connectionsRefused);
-    one("messages_sent_total", "counter", "Messages handed to sockets", this.send.sent);
-    one(
-      "messages_dropped_total",
-      "counter",
-      "Messages dropped for slow clients",
-      this.send.dropped,
-    );
-    one(
-      "slow_clients_closed_total",
-      "counter",
-      "Clients closed for not reading",
-      this.send.slowClosed,
-    );
+    for (const [name, help, value] of this.#plain()) one(name, "counter", help, value);
     const requests: string[] = [];
     const seconds: string[] = [];
     for (const [name, c] of this.#commands) {

@@ -105,6 +105,8 @@ Deno.test("frames - each invalid field type is a 400 naming the field", async ()
     ["mode", { ...base, mode: 1 }, false],
     ["action", { ...base, action: 1 }, false],
     ["src", { ...base, src: 1 }, true],
+    ["src", { ...base, src: "" }, true],
+    ["src", { ...pub, src: "" }, true],
     ["id", { ...base, id: { x: 1 } }, true],
     ["id", { ...base, id: [1] }, true],
     ["command", { ...base, command: 1 }, true],

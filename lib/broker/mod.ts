@@ -59,6 +59,6 @@ export function createBroker(
     };
   }
   throw new StartupError(
-    `Invalid setting BROKER_URL=${config.BROKER_URL}: the ${scheme} broker is not available (use memory:// or redis://)`,
+    `Invalid setting BROKER_URL: the ${scheme} broker is not available (use memory:// or redis://)`,
   );
 }

@@ -14,17 +14,19 @@ export const DEFAULT_PREFIX = "sb";
  * @param raw The setting.
  * @returns The URL for the Redis client (without the query), the prefix, and `host:port`.
  * @throws {StartupError} On a malformed URL, a path that is not a database number, an empty
- *   prefix or an unknown query parameter.
+ *   prefix or an unknown query parameter. The message names the setting and the rule, never the
+ *   URL: it may hold a password.
  */
 export function parseRedisUrl(raw: string): { url: string; prefix: string; where: string } {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new StartupError(`Invalid setting BROKER_URL=${raw}: not a URL`);
+    throw new StartupError(
+      "Invalid setting BROKER_URL: not a URL (expected redis://[user:password@]host[:port][/db])",
+    );
   }
-  if (url.password !== "") url.password = "***";
-  const bad = (why: string) => new StartupError(`Invalid setting BROKER_URL=${url.href}: ${why}`);
+  const bad = (why: string) => new StartupError(`Invalid setting BROKER_URL: ${why}`);
   if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw bad("expected redis://");
   if (url.pathname.length > 1 && !/^\/\d+$/.test(url.pathname)) {
     throw bad("the path must be a database number such as /0");

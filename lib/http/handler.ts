@@ -3,6 +3,7 @@
  */
 import { CONSOLE_HTML } from "./console_page.ts";
 import { buildContract } from "./asyncapi.ts";
+import { statsResponse } from "./stats.ts";
 import type { Config } from "../config.ts";
 import type { Clock } from "../clock.ts";
 import type { Metrics } from "../metrics.ts";
@@ -26,6 +27,7 @@ export interface HttpHost {
     readonly size: number;
     readonly subscriptionCount: number;
     readonly stats: { published: number; delivered: number };
+    topicCounts(): Iterable<readonly [filter: string, subscribers: number]>;
   };
   readonly broker: { readonly transport: Transport };
   readonly pool: Pick<WorkerPool, "stats">;
@@ -50,6 +52,12 @@ export function handleHttp(server: HttpHost, req: Request): Response {
     return new Response(server.metrics.render(gauges(server)), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     });
+  }
+  if (path === "/stats.json") {
+    return statsResponse(() => ({
+      counters: { ...server.metrics.counters(), ...gauges(server) },
+      topics: server.hub.topicCounts(),
+    }));
   }
   if (path === "/asyncapi.json") {
     return Response.json(buildContract({

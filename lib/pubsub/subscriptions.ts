@@ -34,13 +34,6 @@ export class Subscriptions<S> {
     return this.#tree.size;
   }
 
-  /** The number of distinct filters with a subscriber. */
-  get filterCount(): number {
-    let n = 0;
-    for (const _ of this.filters()) n++;
-    return n;
-  }
-
   /** The distinct filters with at least one subscriber. */
   *filters(): IterableIterator<string> {
     const seen = new Set<string>();

@@ -77,7 +77,7 @@ const MAX_COMMAND_LENGTH = 128;
 
 const idSchema = z.union([z.string().max(MAX_ID_LENGTH), z.number().finite()]);
 const base = {
-  src: z.string().max(MAX_SRC_LENGTH).optional(),
+  src: z.string().min(1).max(MAX_SRC_LENGTH).optional(),
   id: idSchema.optional(),
 };
 
@@ -199,7 +199,11 @@ function validId(id: unknown): boolean {
 
 /** The hand-checked common shapes; false sends the frame to zod for the exact issues. */
 function fastValid(m: Record<string, unknown>, mode: string): boolean {
-  if (m.src !== undefined && (typeof m.src !== "string" || m.src.length > MAX_SRC_LENGTH)) {
+  const src = m.src;
+  if (
+    src !== undefined &&
+    (typeof src !== "string" || src.length === 0 || src.length > MAX_SRC_LENGTH)
+  ) {
     return false;
   }
   if (m.id !== undefined && !validId(m.id)) return false;
