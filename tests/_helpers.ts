@@ -150,6 +150,7 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
 
 /** Where the server says it listens (with `LOG_LEVEL=info` or lower, in either log format). */
 const LISTENING = /listening on ws:\/\/[^\s"]+:(\d+)\//;
+const LISTENING_ALL = new RegExp(LISTENING.source, "g");
 
 /**
  * A running child process with its output read as it comes. Wait on it with
@@ -232,6 +233,14 @@ export class Spawned {
       ...options,
     });
     return Number(m[1]);
+  }
+
+  /**
+   * The ports of every "listening on" line so far, oldest first: a process that restarts its
+   * server (`deno task dev`) says so once per start.
+   */
+  get ports(): number[] {
+    return [...this.#stderr.matchAll(LISTENING_ALL)].map((m) => Number(m[1]));
   }
 
   /**
