@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { Client, req } from "./_client.ts";
+import { Spawned } from "./_helpers.ts";
 
 const denort = Deno.env.get("DENORT_BIN");
 const available = denort !== undefined && existsSync(denort);
@@ -30,24 +31,23 @@ Deno.test({
       stderr: "piped",
     }).output();
     assert.equal(build.code, 0, new TextDecoder().decode(build.stderr));
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = new Deno.Command(out, {
-      env: { PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" },
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    // Port 0: the binary says where it listens, so no other process can take the port first.
+    const server = new Spawned(
+      new Deno.Command(out, {
+        env: { PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn(),
+    );
     try {
-      let client: Client | undefined;
-      for (let i = 0; i < 50 && !client; i++) {
-        client = await Client.connect(`ws://127.0.0.1:${port}/`).catch(() => undefined);
-        if (!client) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(client, "the binary did not start listening");
+      const port = await server.listening();
+      const client = await Client.connect(`ws://127.0.0.1:${port}/`);
       assert.equal((await client.request(req("web"))).code, 200);
       await client.close();
     } finally {
-      child.kill("SIGTERM");
-      assert.equal((await child.status).code, 0);
+      server.kill("SIGTERM");
+      assert.equal((await server.exited()).code, 0, server.stderr);
       await Deno.remove(dir, { recursive: true });
     }
   },
