@@ -196,21 +196,20 @@ export class Spawned {
   }
 
   /**
-   * Waits until stderr, from a character offset on, matches.
+   * Waits until stderr matches.
    *
    * @param re The pattern.
-   * @param options The deadline, and `from`: an offset into {@link stderr} (its length before the
-   * action whose effect is awaited).
+   * @param options What is awaited and the deadline.
    * @returns The match.
    * @throws {Error} When the process ends or the deadline passes first; the error shows stderr.
    */
-  async match(re: RegExp, options: WaitOptions & { from?: number } = {}): Promise<RegExpExecArray> {
+  async match(re: RegExp, options: WaitOptions = {}): Promise<RegExpExecArray> {
     const { timeoutMs } = waitOptions(options);
     const what = options.what ?? `${re} on stderr`;
     let found: RegExpExecArray | null = null;
     try {
       await until(() => {
-        found = re.exec(this.#stderr.slice(options.from ?? 0));
+        found = re.exec(this.#stderr);
         if (found === null && this.#done) throw new Error(`The process ended before ${what}`);
         return found !== null;
       }, { what, timeoutMs });
@@ -223,10 +222,10 @@ export class Spawned {
   /**
    * Waits for the server's "listening on" line.
    *
-   * @param options The deadline (default 15 s, for a cold start) and where in stderr to look from.
-   * @returns The port it listens on.
+   * @param options The deadline (default 15 s, for a cold start).
+   * @returns The port of the first such line.
    */
-  async listening(options: WaitOptions & { from?: number } = {}): Promise<number> {
+  async listening(options: WaitOptions = {}): Promise<number> {
     const m = await this.match(LISTENING, {
       what: "the listening line",
       timeoutMs: 15_000,
