@@ -594,8 +594,9 @@ function prototypeSnapshot(): [string, unknown][] {
 }
 
 /**
- * Sends heartbeats one after the other until stopped. Each reply is stamped with `progress()`
- * (the fuzzing clients' replies so far), to show where among them it came.
+ * Sends heartbeats one after the other, with a short pause so that the monitor does not load the
+ * server itself, until stopped. Each reply is stamped with `progress()` (the fuzzing clients'
+ * replies so far), to show where among them it came.
  */
 async function monitor(c: Client, stop: { done: boolean }, progress: () => number) {
   const answeredAt: number[] = [];
@@ -604,6 +605,7 @@ async function monitor(c: Client, stop: { done: boolean }, progress: () => numbe
     const reply = await c.request(req("web", { id: `hb-${++sent}` }), 5000);
     assert.equal(reply.code, 200);
     answeredAt.push(progress());
+    await sleep(2);
   }
   return { answeredAt, sent };
 }
