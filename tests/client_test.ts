@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startServer, wsUrl } from "./_client.ts";
+import { until, within } from "./_helpers.ts";
 import { CommandError, defineCommand } from "../lib/mod.ts";
 import type { ServerOptions, Switchboard } from "../lib/server.ts";
 import { topicMatches as serverTopicMatches } from "../lib/wire/topic.ts";
@@ -23,28 +24,6 @@ import {
 
 const CLIENT_DIR = join(import.meta.dirname!, "..", "client");
 const TOPIC_MODULE = join(import.meta.dirname!, "..", "lib", "wire", "topic.ts");
-
-/** Waits until `check` is true, polling; fails after `timeoutMs`. */
-async function until(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/** Waits for a promise for at most `timeoutMs`, so a broken client fails a test instead of hanging. */
-async function within<T>(promise: Promise<T>, what: string, timeoutMs = 3000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out waiting for ${what}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Runs `fn` with a server and an open client; always closes both, the client first. */
 async function withClient(
@@ -125,20 +104,24 @@ Deno.test("call - resolves with the final reply's data, or the whole reply", asy
 
 Deno.test("call - concurrent calls resolve to their own replies", async () => {
   await withClient(async (sb, server) => {
+    // The slow call ends only when the test says so, after the fast one has resolved.
+    const gate = Promise.withResolvers<void>();
     server.command(
       "after",
       defineCommand({
         handle: async (ctx) => {
-          await new Promise((r) => setTimeout(r, Number(ctx.args[0])));
+          if (ctx.args[0] === "slow") await gate.promise;
           return ctx.args[0];
         },
       }),
     );
-    const order: number[] = [];
-    const slow = sb.call<number>("after", { args: [150] }).then((v) => (order.push(v), v));
-    const fast = sb.call<number>("after", { args: [1] }).then((v) => (order.push(v), v));
-    assert.deepEqual(await Promise.all([slow, fast]), [150, 1]);
-    assert.deepEqual(order, [1, 150], "the fast call did not wait for the slow one");
+    const order: string[] = [];
+    const slow = sb.call<string>("after", { args: ["slow"] }).then((v) => (order.push(v), v));
+    const fast = sb.call<string>("after", { args: ["fast"] }).then((v) => (order.push(v), v));
+    assert.equal(await within(fast, "the fast call, while the slow one runs"), "fast");
+    gate.resolve();
+    assert.deepEqual(await Promise.all([slow, fast]), ["slow", "fast"]);
+    assert.deepEqual(order, ["fast", "slow"], "the fast call did not wait for the slow one");
   });
 });
 
@@ -195,10 +178,9 @@ Deno.test("call - a non-200 reply rejects with its code, msg and data", async ()
 
 Deno.test("call - times out locally with 408 and drops the late reply", async () => {
   await withClient(async (sb, server) => {
-    server.command(
-      "late",
-      defineCommand({ handle: () => new Promise((r) => setTimeout(() => r("late"), 120)) }),
-    );
+    // The handler replies only once the test lets it, after the local time limit.
+    const gate = Promise.withResolvers<void>();
+    server.command("late", defineCommand({ handle: () => gate.promise.then(() => "late") }));
     const unsolicited: Message[] = [];
     sb.on("message", (m) => unsolicited.push(m));
     await assert.rejects(sb.call("late", { timeoutMs: 30 }), (err: SwitchboardError) => {
@@ -206,7 +188,9 @@ Deno.test("call - times out locally with 408 and drops the late reply", async ()
       assert.equal(err.msg, 'Call "late" timed out after 30 ms');
       return true;
     });
-    await new Promise((r) => setTimeout(r, 150)); // the late reply arrives meanwhile
+    gate.resolve();
+    await until(() => server.running === 0, "the late handler to reply");
+    // Replies on one socket keep their order: the late one arrives before this call's.
     assert.equal(await sb.call("echo", { args: ["after"], kwargs: {} }).then(() => "ok"), "ok");
     assert.deepEqual(unsolicited, [], "the late reply surfaced as a message event");
   });
@@ -218,7 +202,8 @@ Deno.test("call - aborting rejects with the signal's reason", async () => {
     const controller = new AbortController();
     const call = sb.call("hang", { signal: controller.signal });
     const reason = new Error("Operator pressed stop");
-    setTimeout(() => controller.abort(reason), 20);
+    await until(() => server.running === 1, "the call to run");
+    controller.abort(reason);
     await assert.rejects(call, (err) => err === reason);
     await assert.rejects(
       sb.call("web", { signal: AbortSignal.abort("gone") }),

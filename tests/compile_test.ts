@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { compileArgs, offlineHint } from "../scripts/compile.ts";
-import { childEnv, freePort, ROOT, smokeTest } from "./_smoke.ts";
+import { childEnv, freePort, ROOT, Spawned } from "./_helpers.ts";
+import { smokeTest } from "./_smoke.ts";
 
 const decoder = new TextDecoder();
 const VERSION = Deno.version.deno;
@@ -115,15 +116,14 @@ Deno.test({
     try {
       const build = await compileTask(out, {});
       assert.equal(build.code, 0, build.stderr);
-      const port = freePort();
       const child = new Deno.Command(out, {
-        env: childEnv({ PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" }),
+        env: childEnv({ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info" }),
         clearEnv: true,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
       }).spawn();
-      await smokeTest(child, port);
+      await smokeTest(new Spawned(child));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

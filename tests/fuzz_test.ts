@@ -3,7 +3,8 @@
  * Every frame gets exactly one valid JSON reply (one per line for a `?batch=1` client), or, for
  * what is not a WebSocket text message at all (invalid UTF-8, protocol violations), a clean
  * close; the server never crashes, no prototype gains a key, and a monitoring client's
- * heartbeat is answered throughout.
+ * heartbeat is answered throughout: its replies come in between the fuzzing clients' replies, from
+ * the first tenth of them to the last.
  *
  * Replies to one connection come in the order of its frames (all commands here are synchronous),
  * so the n-th reply belongs to the n-th frame and is checked against it. Set FUZZ_SEED to replay
@@ -16,6 +17,7 @@ import { defineCommand, z } from "../lib/mod.ts";
 import type { Switchboard } from "../lib/server.ts";
 import routes from "../routes.gen.ts";
 import { RawSocket } from "./_raw_ws.ts";
+import { sleep } from "./_helpers.ts";
 
 type Frame = string | Uint8Array<ArrayBuffer>;
 
@@ -25,7 +27,6 @@ const CODES = new Set([200, 400, 401, 403, 404, 408, 413, 429, 500, 503]);
 const OK_COMMANDS = new Set(["echo", "web", "typed"]);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // What a reply to a frame must look like
@@ -211,6 +212,33 @@ class FuzzClient {
       });
     }
     return units.map((u, i) => [u, this.replies[start + i]]);
+  }
+
+  /**
+   * Sends one last heartbeat and waits for its reply. Replies come in the order of the frames, so
+   * a late extra reply to an earlier frame would come before it: after this, `replies` holds
+   * exactly one reply per unit sent, the heartbeat's last.
+   */
+  async settle(): Promise<void> {
+    const id = `settle-${crypto.randomUUID()}`;
+    this.ws.send(JSON.stringify(req("web", { id })));
+    this.sent++;
+    this.owed++;
+    const deadline = Date.now() + 10_000;
+    while (!this.replies.some((m) => m.id === id)) {
+      if (Date.now() > deadline || this.ws.readyState !== WebSocket.OPEN) {
+        throw new Error(`No reply to the closing heartbeat; ${this.replies.length} replies`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 200);
+        this.#wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    assert.equal(this.replies.length, this.owed, "a frame got more or fewer than one reply");
+    assert.equal(this.replies.at(-1)!.id, id, "a reply came after the closing heartbeat");
   }
 
   async close(): Promise<void> {
@@ -565,18 +593,21 @@ function prototypeSnapshot(): [string, unknown][] {
   );
 }
 
-/** Sends the heartbeat every 100 ms until stopped; returns each reply's latency. */
-async function monitor(c: Client, stop: { done: boolean }) {
-  const latencies: number[] = [];
+/**
+ * Sends heartbeats one after the other, with a short pause so that the monitor does not load the
+ * server itself, until stopped. Each reply is stamped with `progress()` (the fuzzing clients'
+ * replies so far), to show where among them it came.
+ */
+async function monitor(c: Client, stop: { done: boolean }, progress: () => number) {
+  const answeredAt: number[] = [];
   let sent = 0;
   while (!stop.done) {
-    const t = performance.now();
     const reply = await c.request(req("web", { id: `hb-${++sent}` }), 5000);
     assert.equal(reply.code, 200);
-    latencies.push(performance.now() - t);
-    await sleep(Math.max(0, 100 - (performance.now() - t)));
+    answeredAt.push(progress());
+    await sleep(2);
   }
-  return { latencies, sent };
+  return { answeredAt, sent };
 }
 
 Deno.test("fuzz - 10,000 random and adversarial frames each get a valid reply or a clean close", async () => {
@@ -599,11 +630,12 @@ Deno.test("fuzz - 10,000 random and adversarial frames each get a valid reply or
     throw new Error("Kaboom: internal detail");
   });
   const watcher = await Client.connect(wsUrl(server));
-  const stop = { done: false };
-  const watched = monitor(watcher, stop);
   const a = await FuzzClient.connect(server);
   const b = await FuzzClient.connect(server);
   const batch = await FuzzClient.connect(server, true);
+  const stop = { done: false };
+  const progress = () => a.replies.length + b.replies.length + batch.replies.length;
+  const watched = monitor(watcher, stop, progress);
   const problems: string[] = [];
   const note = (client: string, pairs: [Frame, Msg][], expect?: number[]) =>
     pairs.forEach(([sent, reply], i) => {
@@ -612,7 +644,6 @@ Deno.test("fuzz - 10,000 random and adversarial frames each get a valid reply or
     });
   const seed = Number(Deno.env.get("FUZZ_SEED") ?? Date.now() % 2 ** 31);
   let rawFrames = 0;
-  const started = Date.now();
   try {
     await Promise.all([
       // a: generated frames, as a property so that a failure shrinks to a small case.
@@ -654,21 +685,25 @@ Deno.test("fuzz - 10,000 random and adversarial frames each get a valid reply or
         }
       })(),
     ]);
-    // No reply beyond the one per frame arrives late.
-    await sleep(200);
-    const total = a.sent + b.sent + batch.sent + rawFrames;
-    assert.ok(total >= 10_000, `only ${total} frames sent`);
-    for (const c of [a, b, batch]) assert.equal(c.replies.length, c.owed);
-    assert.deepEqual([...a.problems, ...b.problems, ...batch.problems, ...problems], []);
-    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
-
-    // The monitor was answered throughout, every ~100 ms.
+    // The monitor was answered throughout: before the fuzzing clients' replies were a tenth
+    // done, and again in every later tenth of them.
     stop.done = true;
-    const { latencies, sent } = await watched;
-    const elapsed = Date.now() - started;
-    assert.equal(latencies.length, sent);
-    assert.ok(sent >= elapsed / 100 / 2, `${sent} heartbeats in ${elapsed} ms`);
-    assert.ok(Math.max(...latencies) < 500, `a heartbeat took ${Math.max(...latencies)} ms`);
+    const { answeredAt, sent } = await watched;
+    assert.equal(answeredAt.length, sent);
+    const total = progress();
+    const tenths = new Set(answeredAt.map((n) => Math.min(9, Math.floor((n / total) * 10))));
+    assert.deepEqual(
+      [...tenths].sort((x, y) => x - y),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      "a tenth of the fuzzing went by without a heartbeat reply",
+    );
+    // No reply beyond the one per frame arrives late: a last heartbeat on each client is answered
+    // last.
+    for (const c of [a, b, batch]) await c.settle();
+    const frames = a.sent + b.sent + batch.sent + rawFrames;
+    assert.ok(frames >= 10_000, `only ${frames} frames sent`);
+    assert.deepEqual([...a.problems, ...b.problems, ...batch.problems, ...problems], []);
+
     // The server is still well: the fuzzing clients are open, the raw ones gone.
     for (const c of [a, b, batch]) assert.equal(c.ws.readyState, WebSocket.OPEN);
     assert.equal(server.hub.size, 4);

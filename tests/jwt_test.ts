@@ -24,6 +24,19 @@ Deno.test("verifyJwt - returns the claims of a token it signed", async () => {
   assert.equal(claims.exp, NOW_S + 60);
 });
 
+Deno.test("verifyJwt - returns every claim, also those it does not check", async () => {
+  const payload = {
+    sub: "panel-1",
+    exp: NOW_S + 60,
+    nbf: NOW_S - 60,
+    iat: NOW_S - 60,
+    perms: { commands: ["web"], subscribe: ["user/#"] },
+    info: { name: "Panel 1", floor: 2 },
+    subs: ["user/1"],
+  };
+  assert.deepEqual(await verifyJwt(await signJwt(payload, SECRET), SECRET, NOW), payload);
+});
+
 Deno.test("verifyJwt - accepts a token signed by another implementation (jwt.io example)", async () => {
   // The well-known jwt.io example token, HS256 with secret "your-256-bit-secret".
   const token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." +
@@ -56,6 +69,7 @@ Deno.test("verifyJwt - rejects alg none and other algorithms", async () => {
   await rejects(`${b64url('{"alg":"none","typ":"JWT"}')}.${payload}.`, "algorithm");
   await rejects(`${b64url('{"alg":"none"}')}.${payload}.c2ln`, "algorithm");
   await rejects(`${b64url('{"alg":"HS512"}')}.${payload}.c2ln`, "algorithm");
+  await rejects(`${b64url('{"alg":"RS256"}')}.${payload}.c2ln`, "algorithm");
   await rejects(`${b64url('{"alg":"hs256"}')}.${payload}.c2ln`, "algorithm");
   await rejects(`${b64url('{"typ":"JWT"}')}.${payload}.c2ln`, "algorithm");
   await assert.rejects(

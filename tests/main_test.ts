@@ -1,42 +1,23 @@
 /**
  * The real entry point as a user runs it: `deno run -A main.ts` in a child process, talked to
- * with a plain WebSocket, and its one-line refusals of bad settings.
+ * with a plain WebSocket, and its one-line refusals of bad settings. The server listens on port 0
+ * and the test reads the port from its "listening on" line, so no other process can take it.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-import { childEnv, freePort, ROOT, smokeTest } from "./_smoke.ts";
+import { spawnMain } from "./_helpers.ts";
+import { smokeTest } from "./_smoke.ts";
 
-const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
-
-function spawnMain(env: Record<string, string>, args: string[] = []) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd: ROOT,
-    env: childEnv(env),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
-
-/** Runs main.ts through the smoke test (heartbeat, console, SIGTERM exits 0). */
-async function serveAndStop(env: Record<string, string>, args: string[], port: number) {
-  await smokeTest(spawnMain(env, args), port);
+/** Runs main.ts through the smoke test: console, heartbeat, SIGTERM exits 0. */
+function serveAndStop(env: Record<string, string>, args: string[]) {
+  return smokeTest(spawnMain(args, { HOST: "127.0.0.1", LOG_LEVEL: "info", ...env }));
 }
 
 Deno.test("main.ts - serves the heartbeat to a plain WebSocket on PORT", async () => {
-  const port = freePort();
-  await serveAndStop({ PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" }, [], port);
+  await serveAndStop({ PORT: "0" }, []);
 });
 
 Deno.test("main.ts - a flag wins over the environment", async () => {
-  const port = freePort();
-  await serveAndStop(
-    { PORT: "abc", HOST: "127.0.0.1", LOG_LEVEL: "warn" },
-    ["--port", String(port)],
-    port,
-  );
+  await serveAndStop({ PORT: "abc" }, ["--port", "0"]);
 });
 
 Deno.test("main.ts - a bad setting exits 1 with one line naming it", async () => {
@@ -47,14 +28,12 @@ Deno.test("main.ts - a bad setting exits 1 with one line naming it", async () =>
     [{}, ["--handler-timeout-ms", "soon"], "HANDLER_TIMEOUT_MS"],
   ];
   await Promise.all(cases.map(async ([env, args, key]) => {
-    const { code, stdout, stderr } = await spawnMain(
-      { HOST: "127.0.0.1", PORT: String(freePort()), ...env },
-      args,
-    ).output();
-    const err = new TextDecoder().decode(stderr).trimEnd();
+    const main = spawnMain(args, { HOST: "127.0.0.1", PORT: "0", ...env });
+    const { code } = await main.exited();
+    const err = main.stderr.trimEnd();
     assert.equal(code, 1, `${key}: ${err}`);
     assert.equal(err.split("\n").length, 1, `${key}: one line, got:\n${err}`);
     assert.ok(err.includes(key), `${key}: ${err}`);
-    assert.equal(new TextDecoder().decode(stdout), "");
+    assert.equal(main.stdout, "");
   }));
 });

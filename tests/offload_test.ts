@@ -4,13 +4,13 @@
  * reaches the client as the right code while the pool carries on.
  */
 import assert from "node:assert/strict";
-import { setTimeout as delay } from "node:timers/promises";
 import routes from "../routes.gen.ts";
 import type { Switchboard } from "../lib/server.ts";
 import type { ServerOptions } from "../lib/server.ts";
 import type { CommandContext } from "../lib/mod.ts";
 import { Client, type Msg, req, startServer, wsUrl } from "./_client.ts";
-import { CHUNKS, crunch, OUTCOME, STARTED } from "./fixtures/workers/crunch.ts";
+import { until } from "./_helpers.ts";
+import { CHUNKS, crunch, MARKS, OUTCOME, STARTED } from "./fixtures/workers/crunch.ts";
 import type { HeartbeatRun } from "./fixtures/heartbeat_client.ts";
 
 const FIXTURES = ["crunch", "sha256", "throws", "echo", "whoami", "spin", "sleep"];
@@ -24,9 +24,12 @@ const fixtureRoutes = {
   },
 };
 
-/** The CPU-bound job's length: long enough that all heartbeats are sent while it runs. */
-const JOB_MS = 2_000;
-/** Heartbeats sent while the job runs, one every 50 ms (about 0.75 s of the job's 2 s). */
+/**
+ * The CPU-bound job's longest run. It ends earlier, when the heartbeat client says so: once its
+ * heartbeats were answered (in the pool) or sent (on the main thread, which cannot answer them).
+ */
+const JOB_MS = 10_000;
+/** Heartbeats sent while the job runs, one every 10 ms. */
 const HEARTBEATS = 15;
 
 function start(options: ServerOptions = {}): Promise<Switchboard> {
@@ -34,16 +37,7 @@ function start(options: ServerOptions = {}): Promise<Switchboard> {
 }
 
 function marks(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
-}
-
-/** Polls `check` every 10 ms for at most `ms`: for effects in other threads. */
-async function waitFor(check: () => boolean, what: string, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`Timed out waiting until ${what}`);
-    await delay(10);
-  }
+  return new Int32Array(new SharedArrayBuffer(MARKS * Int32Array.BYTES_PER_ELEMENT));
 }
 
 async function health(server: Switchboard): Promise<Msg> {
@@ -54,13 +48,15 @@ async function health(server: Switchboard): Promise<Msg> {
 /**
  * The shared helper of the two ordering tests. A client thread (tests/fixtures/heartbeat_client.ts)
  * asks for `command` on one socket and, once the job has started (`marks[STARTED]`), sends
- * `HEARTBEATS` heartbeats on another; it records sends and replies in the order they happen.
- * The clients live on their own thread so they keep running while this thread is blocked.
+ * `HEARTBEATS` heartbeats on another, then ends the job when they are all `stopWhen`; it records
+ * sends and replies in the order they happen. The clients live on their own thread so they keep
+ * running while this thread is blocked.
  */
 async function heartbeatsDuringJob(
   server: Switchboard,
   command: string,
   flags: Int32Array,
+  stopWhen: HeartbeatRun["stopWhen"],
 ): Promise<{ events: string[]; job: Msg }> {
   const worker = new Worker(import.meta.resolve("./fixtures/heartbeat_client.ts"), {
     type: "module",
@@ -77,7 +73,8 @@ async function heartbeatsDuringJob(
       command,
       marks: flags,
       heartbeats: HEARTBEATS,
-      intervalMs: 50,
+      intervalMs: 10,
+      stopWhen,
     };
     worker.postMessage(run);
     return await promise;
@@ -102,7 +99,7 @@ function assertResponsive(events: string[]): void {
   assert.deepEqual(late, [], `heartbeats answered only after the job's reply: ${events}`);
 }
 
-Deno.test("offload - heartbeats are answered while a 2 s CPU-bound job runs in the pool", async () => {
+Deno.test("offload - heartbeats are answered while a CPU-bound job runs in the pool", async () => {
   const server = await start();
   try {
     const flags = marks();
@@ -110,7 +107,9 @@ Deno.test("offload - heartbeats are answered while a 2 s CPU-bound job runs in t
       "crunch_in_pool",
       (ctx: CommandContext) => ctx.offload("crunch", { ms: JOB_MS, marks: flags }),
     );
-    const { events, job } = await heartbeatsDuringJob(server, "crunch_in_pool", flags);
+    // The job runs until every heartbeat is answered: a server that could not answer them while
+    // it runs would fail here, on the helper's deadline.
+    const { events, job } = await heartbeatsDuringJob(server, "crunch_in_pool", flags, "answered");
     assert.equal(job.code, 200);
     assert.equal(Atomics.load(flags, OUTCOME), 1, "the job ran to its end");
     assert.ok(Atomics.load(flags, CHUNKS) > 0);
@@ -127,7 +126,7 @@ Deno.test("offload - the same job on the main thread delays every heartbeat unti
     const flags = marks();
     // Deliberately blocking: the same computation, synchronously on the event loop's thread.
     server.command("crunch_on_main", () => [crunch(JOB_MS, flags)]);
-    const { events, job } = await heartbeatsDuringJob(server, "crunch_on_main", flags);
+    const { events, job } = await heartbeatsDuringJob(server, "crunch_on_main", flags, "sent");
     assert.equal(job.code, 200);
     assertSentDuringJob(events);
     // The check that passes for the pool fails here: the helper can tell the two apart.
@@ -185,13 +184,13 @@ Deno.test("offload - a worker stuck in a sync loop gets 408, is replaced, and /h
     const second = await client.request(req("whoami"));
     assert.equal(second.code, 200);
     assert.notEqual(second.data, first.data, "a fresh worker serves the next job");
-    await waitFor(() => server.pool.stats().stuck === 1, "the first thread counts as stuck");
+    await until(() => server.pool.stats().stuck === 1, "the first thread counts as stuck");
     const one = await health(server);
     assert.equal(one.status, "ok", "one stuck thread is below WORKER_STUCK_LIMIT=2");
     assert.equal(one.workers.stuck, 1);
 
     assert.equal((await client.request(req("hang"))).code, 408);
-    await waitFor(() => server.pool.stats().stuck === 2, "the second thread counts as stuck");
+    await until(() => server.pool.stats().stuck === 2, "the second thread counts as stuck");
     const two = await health(server);
     assert.equal(two.status, "degraded");
     assert.equal(two.workers.stuck, 2);
@@ -199,7 +198,7 @@ Deno.test("offload - a worker stuck in a sync loop gets 408, is replaced, and /h
 
     // Once their loops end the threads no longer count, and health recovers.
     Atomics.store(release, 0, 1);
-    await waitFor(() => server.pool.stats().stuck === 0, "the released threads end");
+    await until(() => server.pool.stats().stuck === 0, "the released threads end");
     assert.equal((await health(server)).status, "ok");
   } finally {
     Atomics.store(release, 0, 1);
@@ -244,11 +243,11 @@ Deno.test("offload - a client that leaves mid-job cancels the job", async () => 
       (ctx: CommandContext) => ctx.offload("crunch", { ms: 10_000, marks: flags }),
     );
     client.send(req("long", { id: 1 }));
-    await waitFor(() => Atomics.load(flags, STARTED) === 1, "the job starts");
+    await until(() => Atomics.load(flags, STARTED) === 1, "the job starts");
     await client.close();
-    await waitFor(() => Atomics.load(flags, OUTCOME) !== 0, "the job stops");
+    await until(() => Atomics.load(flags, OUTCOME) !== 0, "the job stops");
     assert.equal(Atomics.load(flags, OUTCOME), 2, "the loop saw the cancellation flag");
-    await waitFor(() => server.pool.stats().restarts === 1, "the worker is retired");
+    await until(() => server.pool.stats().restarts === 1, "the worker is retired");
     const { completed, busy, started, stuck } = server.pool.stats();
     assert.deepEqual({ completed, busy, started, stuck }, {
       completed: 0,
@@ -278,7 +277,7 @@ Deno.test("offload - a full queue answers 503 (WORKERS=1, WORKER_QUEUE=1)", asyn
     const { busy, queued } = server.pool.stats();
     assert.deepEqual({ busy, queued }, { busy: 1, queued: 1 });
     await client.close(); // cancels both jobs: the running one is stopped, the queued one dropped
-    await waitFor(() => server.pool.stats().queued === 0 && server.pool.stats().busy === 0, "idle");
+    await until(() => server.pool.stats().queued === 0 && server.pool.stats().busy === 0, "idle");
     assert.equal(server.pool.stats().completed, 0);
   } finally {
     await client.close();

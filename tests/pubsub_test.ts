@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Client, type Msg, startServer, wsUrl } from "./_client.ts";
+import { until } from "./_helpers.ts";
 import { defineTopic, type MessageId, z } from "../lib/mod.ts";
 import { createLogger } from "../lib/log.ts";
 import routes from "../routes.gen.ts";
@@ -45,15 +46,6 @@ async function deliveriesBefore(subscriber: Client, publisher: Client): Promise<
   const before = subscriber.inbox.splice(0, i + 1).slice(0, i);
   // Earlier sentinels (sent for other subscribers) are not deliveries under test.
   return before.filter((m) => m.action === "pub" && m.topic !== SENTINEL);
-}
-
-/** Waits until `done()` holds, failing after 5 s. */
-async function until(done: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error("Condition not met within 5000 ms");
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Opens `n` clients. */
@@ -509,7 +501,10 @@ Deno.test("pub/sub - a closed subscriber's subscriptions are removed", async () 
   assert.equal(server.hub.subscriptionCount, 5);
   await gone.close();
   // The server learns of the close from its own socket's close event: wait for it, bounded.
-  await until(() => server.hub.subscriptionCount === 2);
+  await until(
+    () => server.hub.subscriptionCount === 2,
+    "the closed subscriber's subscriptions to go",
+  );
   const delivered = server.hub.stats.delivered;
   await pub(publisher, "a", { data: "still here" });
   assert.deepEqual((await deliveriesBefore(stays, publisher)).map((m) => m.data), ["still here"]);

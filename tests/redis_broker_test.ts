@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { Client, type Msg, startServer, wsUrl } from "./_client.ts";
+import { freePort, until } from "./_helpers.ts";
 import type { Switchboard } from "../lib/server.ts";
 import { escapeGlob, parseRedisUrl, redisSubscriptions } from "../lib/broker/redis_channels.ts";
 import { RedisTransport } from "../lib/broker/redis_transport.ts";
@@ -56,7 +57,7 @@ async function startNodes(n: number, url: string, extra = {}): Promise<Switchboa
   for (let i = 0; i < n; i++) {
     nodes.push(await startServer({ BROKER_URL: url, LOG_LEVEL, ...extra }));
   }
-  await until(() => nodes.every((s) => s.broker.transport.healthy), 5000, "the brokers to connect");
+  await until(() => nodes.every((s) => s.broker.transport.healthy), "the brokers to connect");
   return nodes;
 }
 
@@ -68,15 +69,6 @@ function broker(server: Switchboard): RedisTransport {
 /** Waits until every node's Redis subscriptions are confirmed. */
 async function settled(nodes: Switchboard[]): Promise<void> {
   await Promise.all(nodes.map((s) => broker(s).settled()));
-}
-
-/** Waits until `done()` holds, failing after `ms`. */
-async function until(done: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Sends a pub_sub message with a fresh id and returns its ack. */
@@ -292,12 +284,10 @@ Deno.test("redis broker - MAX_RETAINED caps the shared hash but updates still la
     await redis.connect();
     const key = `${prefix}:retained`;
     let stored: Record<string, string> = {};
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
+    await until(async () => {
       stored = await redis.hGetAll(key) as Record<string, string>;
-      if (JSON.parse(stored["cap/1"] ?? "{}").data === "updated") break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+      return JSON.parse(stored["cap/1"] ?? "{}").data === "updated";
+    }, "the update to be stored");
     assert.deepEqual(Object.keys(stored).sort(), ["cap/1", "cap/2"]);
     assert.equal(JSON.parse(stored["cap/1"]).data, "updated");
     await redis.close();
@@ -333,7 +323,7 @@ Deno.test("redis broker - broadcast and sendTo from one node reach the other nod
 });
 
 Deno.test("redis broker - a node without Redis starts degraded and keeps local traffic", async () => {
-  const port = await freePort();
+  const port = freePort();
   const { url } = freshUrl(`redis://127.0.0.1:${port}`);
   const server = await startServer({ BROKER_URL: url, LOG_LEVEL });
   const health = await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json();
@@ -348,15 +338,6 @@ Deno.test("redis broker - a node without Redis starts degraded and keeps local t
   assert.ok(broker(server).dropped >= 2); // the publish and the retained value
   await shutdownAll([server], [listener, publisher]);
 });
-
-/** A TCP port nothing listens on (just released by the OS). */
-async function freePort(): Promise<number> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  await Promise.resolve();
-  return port;
-}
 
 /** A throwaway redis-server on a port, without persistence. */
 async function startRedis(port: number): Promise<Deno.ChildProcess> {
@@ -374,14 +355,12 @@ async function startRedis(port: number): Promise<Deno.ChildProcess> {
       "redis-server is not on PATH: install Redis (apt-get install redis-server) to run the outage test",
     );
   }
-  const deadline = Date.now() + 5000;
-  while (!(await ping(port))) {
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      await child.status;
-      throw new Error(`redis-server did not answer on port ${port} within 5000 ms`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    await until(() => ping(port), `redis-server to answer on port ${port}`);
+  } catch (err) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw err;
   }
   return child;
 }
@@ -392,7 +371,7 @@ async function stopRedis(child: Deno.ChildProcess): Promise<void> {
 }
 
 Deno.test("redis broker - nodes outlive a Redis outage and reconnect by themselves", async () => {
-  const port = await freePort();
+  const port = freePort();
   let redis = await startRedis(port);
   const { url } = freshUrl(`redis://127.0.0.1:${port}`);
   const nodes = await startNodes(2, url);
@@ -411,11 +390,7 @@ Deno.test("redis broker - nodes outlive a Redis outage and reconnect by themselv
     await subB.waitFor(1, (m) => m.data === "before");
 
     await stopRedis(redis);
-    await until(
-      () => nodes.every((s) => !s.broker.transport.healthy),
-      5000,
-      "the brokers to notice",
-    );
+    await until(() => nodes.every((s) => !s.broker.transport.healthy), "the brokers to notice");
     const health = await (await fetch(`http://127.0.0.1:${a.port}/healthz`)).json();
     assert.equal(health.status, "degraded");
     // Local traffic keeps working on each node; (un)subscriptions made now take effect later.
@@ -427,11 +402,10 @@ Deno.test("redis broker - nodes outlive a Redis outage and reconnect by themselv
     await action(subB, "unsub", "d/drop");
 
     redis = await startRedis(port);
-    await until(
-      () => nodes.every((s) => s.broker.transport.healthy),
-      10_000,
-      "the brokers to reconnect",
-    );
+    await until(() => nodes.every((s) => s.broker.transport.healthy), {
+      what: "the brokers to reconnect",
+      timeoutMs: 10_000,
+    });
     const after = await (await fetch(`http://127.0.0.1:${b.port}/healthz`)).json();
     assert.equal(after.status, "ok");
     // Only d/late crosses: B subscribed to it, and gave up d/drop, while Redis was away.

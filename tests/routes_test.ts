@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   findRouteFiles,
   generateRoutes,
@@ -16,8 +15,8 @@ import { createServer } from "../lib/server.ts";
 import { StartupError } from "../lib/wire/errors.ts";
 import { createLogger } from "../lib/log.ts";
 import { Client, type Msg, req, wsUrl } from "./_client.ts";
+import { ROOT, sleep, spawnDeno, type Spawned, until } from "./_helpers.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const LIB = new URL("../lib/mod.ts", import.meta.url).href;
 const quiet = createLogger("silent", "pretty");
 
@@ -47,24 +46,11 @@ async function write(root: string, path: string, text: string): Promise<void> {
   await Deno.writeTextFile(join(root, path), text);
 }
 
-function childEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env = Deno.env.toObject();
-  delete env.RUST_BACKTRACE;
-  for (const key of ["PORT", "HOST", "LOG_LEVEL"]) delete env[key];
-  return { ...env, NO_COLOR: "1", ...extra };
-}
-
 /** Runs `deno run -A <script> ...args` from the repository and collects its output. */
 async function run(script: string, args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, script), ...args],
-    cwd: ROOT,
-    env: childEnv({ HOST: "127.0.0.1", LOG_LEVEL: "warn" }),
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b).trimEnd();
-  return { code, stdout: text(stdout), stderr: text(stderr) };
+  const child = spawnDeno([join(ROOT, script), ...args], { HOST: "127.0.0.1", LOG_LEVEL: "warn" });
+  const { code } = await child.exited({ timeoutMs: 30_000 });
+  return { code, stdout: child.stdout.trimEnd(), stderr: child.stderr.trimEnd() };
 }
 
 function assertOneLine(text: string, ...parts: string[]): void {
@@ -140,7 +126,7 @@ Deno.test("generateRoutes - rewrites the file only when the file list changes", 
     assert.equal(await generateRoutes(root), true);
     const first = await Deno.readTextFile(path);
     const mtime = (await Deno.stat(path)).mtime?.getTime();
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20); // a rewrite now would show in the mtime
     assert.equal(await generateRoutes(root), false);
     await write(root, "commands/a.ts", commandSource("a, edited"));
     await write(root, "commands/_helper.ts", "export const x = 1;\n");
@@ -237,13 +223,6 @@ Deno.test("routes - a command file without a default export is refused at start-
   });
 });
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
-}
-
 /** One request on a fresh socket; null when the server is not (yet) there or says nothing. */
 async function tryRequest(port: number, msg: Msg, ms = 1000): Promise<Msg | null> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
@@ -260,54 +239,47 @@ async function tryRequest(port: number, msg: Msg, ms = 1000): Promise<Msg | null
   return reply;
 }
 
-/** Polls until `check` accepts a reply to `msg`; fails after `ms`. */
-async function pollFor(port: number, msg: Msg, check: (r: Msg) => boolean, ms: number) {
-  const deadline = Date.now() + ms;
+/**
+ * Asks the dev task's current server (the last one it started) until `check` accepts a reply to
+ * `msg`; a server that is restarting meanwhile answers nothing and is asked again.
+ */
+async function pollFor(dev: Spawned, msg: Msg, check: (r: Msg) => boolean): Promise<Msg> {
   let last: Msg | null = null;
-  while (Date.now() < deadline) {
-    last = await tryRequest(port, msg);
-    if (last !== null && check(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await until(async () => {
+      const port = dev.ports.at(-1);
+      last = port === undefined ? null : await tryRequest(port, msg);
+      return last !== null && check(last);
+    }, { what: `a matching reply to ${msg.command}`, timeoutMs: 20_000 });
+  } catch (err) {
+    throw new Error(
+      `${(err as Error).message}; last: ${JSON.stringify(last)}; dev:\n${dev.stderr}`,
+    );
   }
-  throw new Error(`No matching reply within ${ms} ms; last: ${JSON.stringify(last)}`);
+  return last!;
 }
 
 Deno.test("dev - a new command file answers without a restart by hand", async () => {
   await withApp({ "commands/ping.ts": commandSource("pong") }, async (root) => {
-    const port = freePort();
-    const dev = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        join(ROOT, "lib/commands/dev.ts"),
-        "--root",
-        root,
-        "--port",
-        String(port),
-      ],
-      cwd: ROOT,
-      env: childEnv({ HOST: "127.0.0.1", LOG_LEVEL: "warn" }),
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const stderr = new Response(dev.stderr).text();
+    // Port 0: each server the dev task starts says where it listens.
+    const dev = spawnDeno(
+      [join(ROOT, "lib/commands/dev.ts"), "--root", root, "--port", "0"],
+      { HOST: "127.0.0.1", LOG_LEVEL: "info" },
+    );
     try {
-      const ping = await pollFor(port, req("ping"), (r) => r.code === 200, 20_000);
+      const ping = await pollFor(dev, req("ping"), (r) => r.code === 200);
       assert.equal(ping.data, "pong");
-      assert.equal((await tryRequest(port, req("hello")))?.code, 404);
+      assert.equal((await tryRequest(dev.ports.at(-1)!, req("hello")))?.code, 404);
       await write(root, "commands/hello.ts", commandSource("live"));
-      const hello = await pollFor(port, req("hello"), (r) => r.code === 200, 20_000);
+      const hello = await pollFor(dev, req("hello"), (r) => r.code === 200);
       assert.equal(hello.data, "live");
       assert.match(await Deno.readTextFile(join(root, ROUTES_FILE)), /commands\/hello\.ts/);
     } finally {
       dev.kill("SIGTERM");
-      const status = await dev.status;
-      await stderr;
-      assert.equal(status.code, 0);
+      const status = await dev.exited();
+      assert.equal(status.code, 0, dev.stderr);
     }
     // The dev task stopped its server too: the port no longer answers.
-    assert.equal(await tryRequest(port, req("ping"), 500), null);
+    assert.equal(await tryRequest(dev.ports.at(-1)!, req("ping"), 500), null);
   });
 });

@@ -11,8 +11,7 @@ import { Client, type Msg, startServer, wsUrl } from "./_client.ts";
 import type { Switchboard } from "../lib/server.ts";
 import { ConnectionState } from "../lib/session/connection.ts";
 import { type Frame, RawSocket } from "./_raw_ws.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep, until } from "./_helpers.ts";
 const decoder = new TextDecoder();
 
 const N = 10_000;
@@ -50,7 +49,7 @@ async function publishFeed(publisher: Client, healthy: Client[], n: number): Pro
       });
     }
     await sleep(5);
-    while (received() < seq - 100) await sleep(1);
+    await until(() => received() >= seq - 100, "the healthy subscribers to catch up");
   }
 }
 
@@ -74,7 +73,6 @@ Deno.test("slow consumer - a subscriber that never reads is dropped, 10,000 mess
   try {
     for (const c of healthy) await subscribe(c, "feed");
     await subscribeRaw(slow, "feed");
-    const started = Date.now();
     await publishFeed(publisher, healthy, N);
 
     // Every healthy subscriber got every message, in order and intact, and lost none.
@@ -94,11 +92,10 @@ Deno.test("slow consumer - a subscriber that never reads is dropped, 10,000 mess
     }
     const acks = await publisher.waitFor(N, (m: Msg) => m.action === "ack");
     assert.ok(acks.every((m) => m.code === 200));
-    assert.ok(Date.now() - started < 20_000);
 
     // The slow one had deliveries dropped, then was closed.
     assert.ok(server.metrics.send.dropped > 0, "no delivery was dropped");
-    assert.ok(server.metrics.send.slowClosed >= 1, "the slow subscriber was not closed");
+    await until(() => server.metrics.send.slowClosed >= 1, "the slow subscriber to be closed");
     const conn = slowConnection(server);
     assert.ok(conn === undefined || conn.state !== ConnectionState.Open);
 
@@ -144,8 +141,10 @@ Deno.test({
       }
       assert.ok(stuck, "the client never fell behind");
       assert.ok(server.metrics.send.dropped > 0);
-      await sleep(1000);
-      assert.notEqual(slowConnection(server)?.state, ConnectionState.Open);
+      await until(
+        () => slowConnection(server)?.state !== ConnectionState.Open,
+        "the client to be closed without more traffic",
+      );
       assert.equal(server.metrics.send.slowClosed, 1);
     } finally {
       await slow.close();

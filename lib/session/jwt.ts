@@ -1,10 +1,18 @@
 /**
- * HS256 JSON Web Tokens (RFC 7519) with Web Crypto only: verification for the server, signing for
- * tests and tools. Only HS256 is accepted, whatever the token's header says (no "none", no
- * algorithm confusion). Every way a token can be bad surfaces as a {@link JwtError}.
+ * HS256 JSON Web Tokens (RFC 7519) over `jose`: verification for the server, signing for tests and
+ * tools. Only HS256 is accepted, whatever the token's header says (no "none", no algorithm
+ * confusion). Every way a token can be bad surfaces as a {@link JwtError}.
+ *
+ * `jose` checks the signature (in constant time, with Web Crypto) and `exp`/`nbf`; this module
+ * adds what it leaves open: a size cap, strict base64url parts (no padding, no whitespace), no
+ * `crit` header at all, a string `sub`, and messages safe to log.
  */
+import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
 
-/** The claims of a verified token: the registered ones typed, anything else unknown. */
+/**
+ * The claims of a verified token: the registered ones typed, anything else (`perms`, `info`,
+ * `subs`, …) kept as it was sent.
+ */
 export interface JwtClaims {
   /** Subject: who the token is for. */
   sub?: string;
@@ -47,13 +55,11 @@ export interface VerifyJwtOptions {
 /** Longer tokens are rejected before any decoding: a token is a header value, not a payload. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
 
+/** The one algorithm accepted, pinned in every verification. */
+const ALGORITHM = "HS256";
+// A part of a compact token: jose's decoder would also take padding and whitespace.
+const PART = /^[A-Za-z0-9_-]+$/;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
-const HEADER = toBase64Url(encoder.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
-// A process holds one or two secrets; the cap only guards against callers that pass many.
-const MAX_CACHED_KEYS = 16;
-const keys = new Map<string, Promise<CryptoKey>>();
 
 /**
  * Signs claims as an HS256 JWT.
@@ -68,14 +74,13 @@ const keys = new Map<string, Promise<CryptoKey>>();
  * ```
  */
 export async function signJwt(payload: Record<string, unknown>, secret: string): Promise<string> {
-  const body = `${HEADER}.${toBase64Url(encoder.encode(JSON.stringify(payload)))}`;
-  const sig = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(body));
-  return `${body}.${toBase64Url(new Uint8Array(sig))}`;
+  const key = secretBytes(secret);
+  return await new SignJWT(payload).setProtectedHeader({ alg: ALGORITHM, typ: "JWT" }).sign(key);
 }
 
 /**
- * Verifies an HS256 JWT and returns its claims. The signature is checked with
- * `crypto.subtle.verify` (constant time) before the payload is read.
+ * Verifies an HS256 JWT and returns its claims, all of them. The signature is checked (in
+ * constant time) before the payload is read.
  *
  * @param token The compact token.
  * @param secret The shared HMAC secret.
@@ -103,13 +108,47 @@ export async function verifyJwt(
   if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH) {
     throw new JwtError("malformed", "Malformed token: not a string of at most 16 KiB");
   }
-  const dot1 = token.indexOf(".");
-  const dot2 = dot1 < 0 ? -1 : token.indexOf(".", dot1 + 1);
-  if (dot2 < 0 || token.indexOf(".", dot2 + 1) >= 0) {
+  const parts = token.split(".");
+  if (parts.length !== 3) {
     throw new JwtError("malformed", "Malformed token: expected three dot-separated parts");
   }
-  const header = decodeJson(token.slice(0, dot1), "header");
-  if (header.alg !== "HS256") {
+  checkPart(parts[0], "header");
+  checkHeader(token);
+  checkPart(parts[1], "payload");
+  checkPart(parts[2], "signature");
+  const key = secretBytes(secret);
+  let claims: JwtClaims;
+  try {
+    const verified = await jwtVerify<JwtClaims>(token, key, {
+      algorithms: [ALGORITHM],
+      currentDate: new Date(opts.now ?? Date.now()),
+      clockTolerance: opts.leewaySec ?? 0,
+    });
+    claims = verified.payload;
+  } catch (e) {
+    throw toJwtError(e);
+  }
+  if (claims.sub !== undefined && typeof claims.sub !== "string") {
+    throw new JwtError("malformed", 'Malformed token: "sub" must be a string');
+  }
+  return claims;
+}
+
+function checkPart(part: string, what: string): void {
+  if (!PART.test(part)) {
+    throw new JwtError("malformed", `Malformed token: ${what} is not base64url`);
+  }
+}
+
+/** Refuses any algorithm but HS256, and any `crit` header, before the signature is checked. */
+function checkHeader(token: string): void {
+  let header: Record<string, unknown>;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw new JwtError("malformed", "Malformed token: header is not a UTF-8 JSON object");
+  }
+  if (header.alg !== ALGORITHM) {
     const alg = typeof header.alg === "string" ? `"${header.alg.slice(0, 32)}"` : "missing";
     throw new JwtError("algorithm", `Unsupported token algorithm ${alg}: only HS256 is accepted`);
   }
@@ -117,86 +156,37 @@ export async function verifyJwt(
   if (header.crit !== undefined) {
     throw new JwtError("malformed", 'Malformed token: unsupported "crit" header');
   }
-  const signature = decodeBase64Url(token.slice(dot2 + 1), "signature");
-  const signed = encoder.encode(token.slice(0, dot2));
-  if (!await crypto.subtle.verify("HMAC", await hmacKey(secret), signature, signed)) {
-    throw new JwtError("signature", "Invalid token signature");
-  }
-  const claims = decodeJson(token.slice(dot1 + 1, dot2), "payload") as JwtClaims;
-  checkTimes(claims, opts.now ?? Date.now(), opts.leewaySec ?? 0);
-  return claims;
 }
 
-function checkTimes(claims: JwtClaims, nowMs: number, leewaySec: number): void {
-  const now = nowMs / 1000;
-  for (const name of ["exp", "nbf", "iat"] as const) {
-    const v = claims[name];
-    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v))) {
-      throw new JwtError("malformed", `Malformed token: "${name}" must be a number of seconds`);
+/** Turns a jose error into a JwtError with a message that names no value from the token. */
+function toJwtError(e: unknown): unknown {
+  if (e instanceof errors.JWSSignatureVerificationFailed) {
+    return new JwtError("signature", "Invalid token signature");
+  }
+  if (e instanceof errors.JWTExpired) {
+    return new JwtError("expired", `Token expired at ${isoTime(e.payload.exp)}`);
+  }
+  if (e instanceof errors.JWTClaimValidationFailed) {
+    if (e.claim === "nbf" && e.reason === "check_failed") {
+      return new JwtError("not_before", `Token not valid before ${isoTime(e.payload.nbf)}`);
     }
+    return new JwtError("malformed", `Malformed token: "${e.claim}" must be a number of seconds`);
   }
-  if (claims.sub !== undefined && typeof claims.sub !== "string") {
-    throw new JwtError("malformed", 'Malformed token: "sub" must be a string');
+  if (e instanceof errors.JWTInvalid) {
+    return new JwtError("malformed", "Malformed token: payload is not a UTF-8 JSON object");
   }
-  // RFC 7519: the token is valid strictly before `exp` and from `nbf` on.
-  if (claims.exp !== undefined && now >= claims.exp + leewaySec) {
-    throw new JwtError("expired", `Token expired at ${isoTime(claims.exp)}`);
-  }
-  if (claims.nbf !== undefined && now + leewaySec < claims.nbf) {
-    throw new JwtError("not_before", `Token not valid before ${isoTime(claims.nbf)}`);
-  }
+  if (e instanceof errors.JOSEError) return new JwtError("malformed", "Malformed token");
+  return e;
 }
 
-function isoTime(seconds: number): string {
-  const d = new Date(seconds * 1000);
+function isoTime(seconds: unknown): string {
+  const d = new Date(Number(seconds) * 1000);
   return Number.isNaN(d.getTime()) ? `${seconds}` : d.toISOString();
 }
 
-function hmacKey(secret: string): Promise<CryptoKey> {
+function secretBytes(secret: string): Uint8Array {
   if (typeof secret !== "string" || secret.length === 0) {
     throw new TypeError("JWT secret must be a non-empty string");
   }
-  let key = keys.get(secret);
-  if (key === undefined) {
-    if (keys.size >= MAX_CACHED_KEYS) keys.clear();
-    key = crypto.subtle.importKey(
-      "raw",
-      encoder.encode(secret),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign", "verify"],
-    );
-    keys.set(secret, key);
-  }
-  return key;
-}
-
-function decodeBase64Url(part: string, what: string): Uint8Array<ArrayBuffer> {
-  // fromBase64 would skip whitespace and accept padding: a JWT part allows neither.
-  if (part.length === 0 || !BASE64URL.test(part)) {
-    throw new JwtError("malformed", `Malformed token: ${what} is not base64url`);
-  }
-  try {
-    return Uint8Array.fromBase64(part, { alphabet: "base64url" });
-  } catch {
-    throw new JwtError("malformed", `Malformed token: ${what} is not base64url`);
-  }
-}
-
-function decodeJson(part: string, what: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(decodeBase64Url(part, what)));
-  } catch (e) {
-    if (e instanceof JwtError) throw e;
-    throw new JwtError("malformed", `Malformed token: ${what} is not UTF-8 JSON`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new JwtError("malformed", `Malformed token: ${what} is not a JSON object`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
+  return encoder.encode(secret);
 }
