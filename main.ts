@@ -4,7 +4,7 @@
  */
 import routes from "./routes.gen.ts";
 import { loadConfig } from "./lib/config.ts";
-import { createServer } from "./lib/server.ts";
+import { createServer } from "./lib/create_server.ts";
 import { StartupError } from "./lib/wire/errors.ts";
 
 try {

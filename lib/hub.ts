@@ -14,27 +14,49 @@ import type { Target, Transport, TransportSink } from "./broker/broker.ts";
 import type { Fanout } from "./pubsub/pubsub.ts";
 import { Subscriptions } from "./pubsub/subscriptions.ts";
 import type { ClientInfo } from "./commands/command.ts";
-import { type Connection, ConnectionState } from "./session/connection.ts";
+import {
+  Connection,
+  type ConnectionEvents,
+  ConnectionState,
+  type SendPath,
+  type SocketLike,
+} from "./session/connection.ts";
+import { SendScheduler } from "./session/send_scheduler.ts";
+import type { Principal } from "./session/auth.ts";
+import type { Config } from "./config.ts";
+import type { Metrics } from "./metrics.ts";
 import { replyText } from "./wire/messages.ts";
 import { Code } from "./wire/protocol.ts";
 
-/** Settings of the hub. */
+/** What the hub is made with. */
 export interface HubOptions {
   /** This node's id: connection ids start with it, so they are unique across nodes. */
   readonly nodeId: string;
-  /** The most clients at once (MAX_CLIENTS). */
-  readonly maxClients: number;
-  /** `src` of the hub's own replies (SERVER_SRC). */
-  readonly serverSrc: string;
+  /** MAX_CLIENTS, SERVER_SRC, SEND_BUFFER_BYTES, SLOW_CLIENT_MS. */
+  readonly config: Pick<
+    Config,
+    "MAX_CLIENTS" | "SERVER_SRC" | "SEND_BUFFER_BYTES" | "SLOW_CLIENT_MS"
+  >;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Connection and send counters for /metrics. */
+  readonly metrics: Pick<Metrics, "send" | "connectionsTotal" | "connectionsRefused">;
+  /** Where a connection's frames go (the intake). */
+  onMessage(conn: Connection, data: unknown): void;
+}
+
+/** Who a new connection is, as the upgrade found it. */
+export interface NewClient {
+  ip: string;
+  batch?: boolean;
+  src?: string;
+  auth?: Principal;
 }
 
 /** Counters for /metrics. */
 export interface HubStats {
   published: number;
   delivered: number;
-  refused: number;
 }
 
 /** The "client limit reached" warning is written at most this often. */
@@ -42,7 +64,7 @@ const FULL_LOG_EVERY_MS = 10_000;
 
 /** The connections of one node, their subscriptions, and the fan-out. */
 export class Hub implements Fanout {
-  readonly stats: HubStats = { published: 0, delivered: 0, refused: 0 };
+  readonly stats: HubStats = { published: 0, delivered: 0 };
   /** Where the transport hands other nodes' traffic: delivered on this node only. */
   readonly local: TransportSink;
   readonly #options: HubOptions;
@@ -50,6 +72,8 @@ export class Hub implements Fanout {
   readonly #subscriptions: Subscriptions<Connection>;
   readonly #expiry = new Map<Connection, TimerId>();
   readonly #leaveHooks: ((conn: Connection) => void)[] = [];
+  readonly #sendPath: SendPath;
+  readonly #events: ConnectionEvents;
   #transport: Transport | undefined;
   #nextId = 0;
   #lastFullLog = 0;
@@ -57,6 +81,18 @@ export class Hub implements Fanout {
   /** @param options The node id, the client limit, the clock and the logger. */
   constructor(options: HubOptions) {
     this.#options = options;
+    const { config, metrics, clock } = options;
+    this.#sendPath = {
+      sendBufferBytes: config.SEND_BUFFER_BYTES,
+      slowClientMs: config.SLOW_CLIENT_MS,
+      stats: metrics.send,
+      scheduler: new SendScheduler(clock),
+    };
+    this.#events = {
+      onOpen: (conn) => this.admit(conn),
+      onMessage: options.onMessage,
+      onClose: (conn) => this.leave(conn),
+    };
     this.#subscriptions = new Subscriptions({
       first: (filter) => this.#transport?.subscribe(filter),
       last: (filter) => this.#transport?.unsubscribe(filter),
@@ -96,9 +132,22 @@ export class Hub implements Fanout {
     return this.#connections.values();
   }
 
-  /** A new connection id, unique across nodes: the node id and a counter. */
-  newId(): string {
-    return `${this.#options.nodeId}-${(++this.#nextId).toString(36)}`;
+  /**
+   * Makes the connection of a socket, with an id unique across nodes (the node id and a
+   * counter). Its socket's events then go to `conn.handleEvent`: the WebSocket upgrade adds it
+   * as the listener; in-process tests call it with a fake socket.
+   *
+   * @param socket The socket.
+   * @param client Its address, whether it batches, its role and its principal.
+   * @returns The connection, not yet open.
+   */
+  attach(socket: SocketLike, client: NewClient): Connection {
+    const id = `${this.#options.nodeId}-${(++this.#nextId).toString(36)}`;
+    const conn = new Connection(id, socket, client.ip, this.#sendPath, client.batch);
+    conn.src = client.src;
+    conn.auth = client.auth;
+    conn.events = this.#events;
+    return conn;
   }
 
   /** Runs `hook` for every connection that leaves, after its subscriptions ended. */
@@ -113,9 +162,10 @@ export class Hub implements Fanout {
    * @returns Whether it was admitted.
    */
   admit(conn: Connection): boolean {
-    const { maxClients, serverSrc, clock, log } = this.#options;
+    const { config, clock, log, metrics } = this.#options;
+    const { MAX_CLIENTS: maxClients, SERVER_SRC: serverSrc } = config;
     if (this.#connections.size >= maxClients) {
-      this.stats.refused++;
+      metrics.connectionsRefused++;
       const now = clock.now();
       if (now - this.#lastFullLog > FULL_LOG_EVERY_MS) {
         this.#lastFullLog = now;
@@ -129,6 +179,10 @@ export class Hub implements Fanout {
       return false;
     }
     this.#connections.add(conn);
+    metrics.connectionsTotal++;
+    if (log.enabled("debug")) {
+      log.debug("Client connected", { client: conn.id, ip: conn.ip, src: conn.src });
+    }
     const expiresAt = conn.auth?.expiresAt;
     if (expiresAt !== undefined) this.#armExpiry(conn, expiresAt);
     return true;
@@ -158,7 +212,11 @@ export class Hub implements Fanout {
     this.#options.clock.clearTimeout(this.#expiry.get(conn));
     this.#expiry.delete(conn);
     this.#subscriptions.removeAll(conn);
+    this.#sendPath.scheduler.forget(conn);
     const admitted = this.#connections.delete(conn);
+    if (admitted && this.#options.log.enabled("debug")) {
+      this.#options.log.debug("Client left", { client: conn.id, dropped: conn.dropped });
+    }
     for (const hook of this.#leaveHooks) hook(conn);
     return admitted;
   }

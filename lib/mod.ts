@@ -24,8 +24,9 @@ export type {
 } from "./commands/command.ts";
 export { defineTopic } from "./pubsub/topic_file.ts";
 export type { TopicContext, TopicDefinition, TopicResult } from "./pubsub/topic_file.ts";
-export { createServer, Switchboard } from "./server.ts";
-export type { ServerOptions } from "./server.ts";
+export { Switchboard } from "./server.ts";
+export { createServer } from "./create_server.ts";
+export type { ServerOptions } from "./create_server.ts";
 export type { Manifest } from "./commands/routes.ts";
 export type { Config } from "./config.ts";
 export { Code } from "./wire/protocol.ts";

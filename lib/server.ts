@@ -4,25 +4,15 @@
  * intake (session/) → dispatcher (commands/) → a command run, or pub/sub → hub → subscribers;
  * docs/architecture.md follows both paths and names the one owner of each piece of state.
  */
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import { type Config, type ConfigInput, parseConfig } from "./config.ts";
+import type { Config } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { type Clock, delay, systemClock } from "./clock.ts";
-import {
-  Connection,
-  type ConnectionEvents,
-  type SendPath,
-  type SocketLike,
-} from "./session/connection.ts";
-import { SendScheduler } from "./session/send_scheduler.ts";
 import { Intake } from "./session/intake.ts";
 import { Gate } from "./session/admission.ts";
 import type { Principal } from "./session/auth.ts";
 import { Dispatcher } from "./commands/dispatcher.ts";
-import { addCommand, loadRoutes, type Manifest, type Routes } from "./commands/routes.ts";
+import { addCommand, type Routes } from "./commands/routes.ts";
 import type { Command, OffloadOptions, PublishMessage } from "./commands/command.ts";
-import { ROUTES_FILE } from "./commands/routes_gen.ts";
 import type { Outgoing } from "./wire/protocol.ts";
 import { replyText } from "./wire/messages.ts";
 import { Metrics } from "./metrics.ts";
@@ -33,49 +23,6 @@ import { createBroker } from "./broker/mod.ts";
 import { WorkerPool } from "./workers/pool.ts";
 import { handleHttp, type HttpHost } from "./http/handler.ts";
 import { Hub } from "./hub.ts";
-
-/** Options of `createServer`: any setting (as `port` or `PORT`), plus where the app is. */
-export interface ServerOptions extends Record<string, unknown> {
-  /** The app folder; its routes.gen.ts is loaded when `routes` is not given. */
-  root?: string;
-  /** The routes manifest (main.ts imports routes.gen.ts statically and passes it). */
-  routes?: Partial<Manifest>;
-  /** A logger; by default one from LOG_LEVEL and LOG_FORMAT. */
-  logger?: Logger;
-  /** The clock of every timer and time read (tests pass a fake one); the system clock by default. */
-  clock?: Clock;
-}
-
-/**
- * Creates and starts a server.
- *
- * @param options Settings (`port`, `maxClients` or `MAX_CLIENTS`, …), `root` or `routes`.
- * @returns The running server; `await server.shutdown()` stops it.
- * @throws {StartupError} On a bad setting or a bad routes file.
- * @example
- * ```ts
- * const server = await createServer({ port: 0, root: import.meta.dirname });
- * server.command("web", () => {});
- * await server.shutdown();
- * ```
- */
-export async function createServer(options: ServerOptions = {}): Promise<Switchboard> {
-  const input: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(options)) input[toEnvName(key)] = value;
-  const config = parseConfig(input as ConfigInput);
-  let manifest = options.routes;
-  if (manifest === undefined && options.root !== undefined) {
-    const url = pathToFileURL(join(resolve(options.root), ROUTES_FILE)).href;
-    manifest = (await import(url)).default as Manifest;
-  }
-  const server = new Switchboard(config, loadRoutes(manifest ?? {}), options);
-  await server.listen();
-  return server;
-}
-
-function toEnvName(key: string): string {
-  return /[a-z]/.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase() : key;
-}
 
 /** How long shutdown waits for clients to acknowledge the 1001 close. */
 const CLOSE_WAIT_MS = 500;
@@ -98,8 +45,6 @@ export class Switchboard implements HttpHost {
   readonly intake: Intake;
   readonly startedAt: number;
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
-  readonly #sendPath: SendPath;
-  readonly #events: ConnectionEvents;
   #closing = false;
   #closed: Promise<void> | undefined;
 
@@ -115,10 +60,11 @@ export class Switchboard implements HttpHost {
     this.topics = routes.topics;
     this.hub = new Hub({
       nodeId: this.nodeId,
-      maxClients: config.MAX_CLIENTS,
-      serverSrc: config.SERVER_SRC,
+      config,
       clock: this.clock,
       log: this.log,
+      metrics: this.metrics,
+      onMessage: (conn, data) => this.intake.message(conn, data),
     });
     this.broker = createBroker(config, this.hub.local, { log: this.log, nodeId: this.nodeId });
     this.hub.transport = this.broker.transport;
@@ -150,20 +96,8 @@ export class Switchboard implements HttpHost {
     });
     this.gate = new Gate(config, this.log, routes.auth);
     this.intake = new Intake(config, this.metrics, this.dispatcher, this.log);
-    this.#sendPath = {
-      sendBufferBytes: config.SEND_BUFFER_BYTES,
-      slowClientMs: config.SLOW_CLIENT_MS,
-      stats: this.metrics.send,
-      scheduler: new SendScheduler(this.clock),
-    };
-    this.#events = {
-      onOpen: (conn) => this.#open(conn),
-      onMessage: (conn, data) => this.intake.message(conn, data),
-      onClose: (conn) => this.#left(conn),
-    };
     this.hub.onLeave((conn) => {
       this.gate.closed(conn.ip);
-      this.#sendPath.scheduler.forget(conn);
       this.dispatcher.drop(conn);
     });
   }
@@ -222,7 +156,7 @@ export class Switchboard implements HttpHost {
       return new Response(`Bad WebSocket upgrade: ${(err as Error).message}\n`, { status: 400 });
     }
     const { socket, response } = upgraded;
-    const conn = this.attach(socket, {
+    const conn = this.hub.attach(socket, {
       ip,
       batch: url.searchParams.get("batch") === "1",
       src: url.searchParams.get("src") ?? undefined,
@@ -233,42 +167,6 @@ export class Switchboard implements HttpHost {
     socket.addEventListener("close", conn);
     socket.addEventListener("error", conn);
     return response;
-  }
-
-  /**
-   * Makes the connection of a socket; its events then go to `conn.handleEvent` (the WebSocket
-   * upgrade adds it as the socket's listener; in-process tests call it with a fake socket).
-   *
-   * @param socket The socket.
-   * @param client Its address, whether it batches, its role and its principal.
-   * @returns The connection, not yet open.
-   */
-  attach(
-    socket: SocketLike,
-    client: { ip: string; batch?: boolean; src?: string; auth?: Principal },
-  ): Connection {
-    const conn = new Connection(this.hub.newId(), socket, client.ip, this.#sendPath, client.batch);
-    conn.src = client.src;
-    conn.auth = client.auth;
-    conn.events = this.#events;
-    return conn;
-  }
-
-  #open(conn: Connection): void {
-    if (!this.hub.admit(conn)) {
-      this.metrics.connectionsRefused++;
-      return;
-    }
-    this.metrics.connectionsTotal++;
-    if (this.log.enabled("debug")) {
-      this.log.debug("Client connected", { client: conn.id, ip: conn.ip, src: conn.src });
-    }
-  }
-
-  #left(conn: Connection): void {
-    if (this.hub.leave(conn) && this.log.enabled("debug")) {
-      this.log.debug("Client left", { client: conn.id, dropped: conn.dropped });
-    }
   }
 
   /**

@@ -6,7 +6,7 @@
  * Usage: deno run --allow-all scripts/console_screenshot.ts [--seconds 60] [--out docs/console.png]
  */
 import { parseArgs } from "node:util";
-import { createServer } from "../lib/server.ts";
+import { createServer } from "../lib/create_server.ts";
 import { createLogger } from "../lib/log.ts";
 import routes from "../routes.gen.ts";
 import { launchChromium } from "../tests/_browser.ts";

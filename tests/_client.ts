@@ -2,7 +2,8 @@
  * Test helpers: a real server on a free port and a real WebSocket client with an inbox.
  * Every wait is bounded, so a missing message fails the test instead of hanging it.
  */
-import { createServer, type ServerOptions, type Switchboard } from "../lib/server.ts";
+import type { Switchboard } from "../lib/server.ts";
+import { createServer, type ServerOptions } from "../lib/create_server.ts";
 import routes from "../routes.gen.ts";
 import { createLogger } from "../lib/log.ts";
 

@@ -123,7 +123,7 @@ export function fakeClient(
   options: { batch?: boolean; src?: string; auth?: Principal; ip?: string } = {},
 ): FakeClient {
   const socket = new FakeSocket();
-  const conn = server.attach(socket, { ip: options.ip ?? "127.0.0.1", ...options });
+  const conn = server.hub.attach(socket, { ip: options.ip ?? "127.0.0.1", ...options });
   conn.handleEvent(new Event("open"));
   return {
     conn,

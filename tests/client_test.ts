@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { startServer, wsUrl } from "./_client.ts";
 import { until, within } from "./_helpers.ts";
 import { CommandError, defineCommand } from "../lib/mod.ts";
-import type { ServerOptions, Switchboard } from "../lib/server.ts";
+import type { Switchboard } from "../lib/server.ts";
+import type { ServerOptions } from "../lib/create_server.ts";
 import { topicMatches as serverTopicMatches } from "../lib/wire/topic.ts";
 import {
   connect,

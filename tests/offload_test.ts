@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import routes from "../routes.gen.ts";
 import type { Switchboard } from "../lib/server.ts";
-import type { ServerOptions } from "../lib/server.ts";
+import type { ServerOptions } from "../lib/create_server.ts";
 import type { CommandContext } from "../lib/mod.ts";
 import { Client, type Msg, req, startServer, wsUrl } from "./_client.ts";
 import { until } from "./_helpers.ts";

@@ -11,7 +11,7 @@ import {
   ROUTES_FILE,
 } from "../lib/commands/routes_gen.ts";
 import { loadRoutes } from "../lib/commands/routes.ts";
-import { createServer } from "../lib/server.ts";
+import { createServer } from "../lib/create_server.ts";
 import { StartupError } from "../lib/wire/errors.ts";
 import { createLogger } from "../lib/log.ts";
 import { Client, type Msg, req, wsUrl } from "./_client.ts";
