@@ -6,7 +6,7 @@ import { CommandError } from "../wire/errors.ts";
 import { type Connection, ConnectionState } from "../session/connection.ts";
 import type { ClientMessage, MessageId, Outgoing, RequestMessage } from "../wire/protocol.ts";
 import { Code } from "../wire/protocol.ts";
-import { ackText, replyText, successText } from "../wire/messages.ts";
+import { errorText, replyText, successText } from "../wire/messages.ts";
 import {
   type ClientInfo,
   type Command,
@@ -168,11 +168,8 @@ export class CommandRun implements CommandContext<unknown, unknown> {
     }
     const inbox = this.#inbox ??= [];
     if (inbox.length >= MAX_INBOX) {
-      this.conn.send(replyText(this.host.config.SERVER_SRC, this.id, this.command, {
-        code: Code.RATE_LIMITED,
-        msg: `Too many unread dialogue messages (limit ${MAX_INBOX})`,
-      }));
-      return;
+      const text = `Too many unread dialogue messages (limit ${MAX_INBOX})`;
+      return void this.conn.send(errorText(this.host.config.SERVER_SRC, msg, 429, text));
     }
     inbox.push(msg);
   }
@@ -280,24 +277,13 @@ export class CommandRun implements CommandContext<unknown, unknown> {
     const unread = this.#inbox;
     if (unread !== undefined && unread.length > 0 && this.conn.state === ConnectionState.Open) {
       this.#inbox = undefined;
-      for (const msg of unread) this.#unread(msg);
+      // A message of this dialogue that the handler never read still deserves a reply.
+      const text = `Not read: command "${this.def.name}" with id ${
+        JSON.stringify(this.id)
+      } ended before reading it`;
+      const src = this.host.config.SERVER_SRC;
+      for (const msg of unread) this.conn.send(errorText(src, msg, Code.BAD_REQUEST, text));
     }
-  }
-
-  /** A message of this dialogue that the handler never read still deserves a reply. */
-  #unread(msg: ClientMessage): void {
-    const src = this.host.config.SERVER_SRC;
-    const text = `Not read: command "${this.def.name}" with id ${
-      JSON.stringify(this.id)
-    } ended before reading it`;
-    this.conn.send(
-      msg.mode === "req_res"
-        ? replyText(src, msg.id, (msg as RequestMessage).command, {
-          code: Code.BAD_REQUEST,
-          msg: text,
-        })
-        : ackText(src, msg.id, msg.topic, Code.BAD_REQUEST, text),
-    );
   }
 
   /** Hands the lane back to the dispatcher (which runs what waited behind a serial command). */

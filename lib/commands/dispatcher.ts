@@ -15,7 +15,7 @@ import type { Connection } from "../session/connection.ts";
 import { ConnectionState } from "../session/connection.ts";
 import type { ClientMessage, MessageId, PubSubMessage, RequestMessage } from "../wire/protocol.ts";
 import { Code } from "../wire/protocol.ts";
-import { ackText, replyText } from "../wire/messages.ts";
+import { errorText } from "../wire/messages.ts";
 import { canCallCommand } from "../session/permissions.ts";
 import { CommandRun, type RunHost } from "./command_run.ts";
 import { validateArguments } from "./command.ts";
@@ -161,15 +161,11 @@ export class Dispatcher {
   }
 
   #reject(conn: Connection, msg: ClientMessage, code: number, text: string, data?: unknown): void {
-    const src = this.#host.config.SERVER_SRC;
+    conn.send(errorText(this.#host.config.SERVER_SRC, msg, code, text, data));
     if (msg.mode === "req_res") {
-      const name = (msg as RequestMessage).command;
-      conn.send(replyText(src, msg.id, name, { code, msg: text, data }));
-      const known = this.#host.commands.get(name.toLowerCase());
+      const known = this.#host.commands.get((msg as RequestMessage).command.toLowerCase());
       // Unknown names share one label, so a client cannot grow the metrics without bound.
       this.#host.countRequest(known?.name ?? "(unknown)", code, 0);
-    } else {
-      conn.send(ackText(src, msg.id, msg.topic, code, text, data));
     }
   }
 }

@@ -2,7 +2,7 @@
  * Builders of the messages the server sends, serialised once. Field order follows the spec so
  * frames read the same in a log as in the docs; `undefined` fields are left out by JSON.stringify.
  */
-import type { MessageId, Outgoing } from "./protocol.ts";
+import type { ClientMessage, MessageId, Outgoing, RequestMessage } from "./protocol.ts";
 
 /**
  * A reply to a request (`action: "res"`).
@@ -107,4 +107,26 @@ export function deliveryText(
     data: fields.data,
     retained: retained || undefined,
   });
+}
+
+/**
+ * The error answer to a client's message: a reply to a request, an ack to a pub_sub message.
+ *
+ * @param src The server's name (SERVER_SRC).
+ * @param msg The message answered.
+ * @param code The error code.
+ * @param text What is wrong.
+ * @param data Details, such as validation issues.
+ * @returns The serialised answer.
+ */
+export function errorText(
+  src: string,
+  msg: ClientMessage,
+  code: number,
+  text: string,
+  data?: unknown,
+): string {
+  return msg.mode === "req_res"
+    ? replyText(src, msg.id, (msg as RequestMessage).command, { code, msg: text, data })
+    : ackText(src, msg.id, msg.topic, code, text, data);
 }

@@ -5,95 +5,21 @@
  * @module
  */
 import { CommandError } from "../wire/errors.ts";
-import { BUSY_SLOT, CANCEL_SLOT } from "./api.ts";
-import type { FromWorker, ToWorker, WorkerErrorInfo } from "./host.ts";
+import { CANCEL_SLOT } from "./api.ts";
+import type { FromWorker } from "./host.ts";
+import {
+  type Job,
+  type PoolLimits,
+  poolLimits,
+  type RunOptions,
+  type Slot,
+  type WorkerLog,
+  type WorkerPoolOptions,
+  type WorkerPoolStats,
+} from "./pool_types.ts";
+import { jobFailure, post, spawnSlot, StuckThreads, terminate } from "./slot.ts";
 
-const HOST_URL = new URL("./host.ts", import.meta.url).href;
-
-/** Where the pool reports worker failures, timeouts and stuck threads. */
-export type WorkerLog = (
-  level: "warn" | "error",
-  msg: string,
-  extra?: Record<string, unknown>,
-) => void;
-
-/** Options of `new WorkerPool()`. */
-export interface WorkerPoolOptions {
-  /** Most workers running at once (config `WORKERS`: cores − 1, at least 1). Integer ≥ 1. */
-  size: number;
-  /** Most jobs waiting for a free worker; one more gets a 503. Integer ≥ 0. */
-  queueLimit: number;
-  /** Default limit of one `run()`, queue wait included; past it the caller gets a 408. 0 = none. */
-  timeoutMs: number;
-  /** `degraded` turns true once this many abandoned threads are still stuck. Integer ≥ 1. */
-  stuckLimit: number;
-  /**
-   * How long a cancelled job's worker may take to answer before it is counted as stuck in a
-   * synchronous loop (it is terminated either way). Default 250.
-   */
-  cancelGraceMs?: number;
-  /** Receives failures with details (worker messages, stacks). Default: `console.warn`/`error`. */
-  log?: WorkerLog;
-}
-
-/** Options of one `run()`. */
-export interface RunOptions {
-  /** Buffers in `input` to move to the worker instead of copying; detached for the caller. */
-  transfer?: Transferable[];
-  /** Aborting drops the job from the queue, or terminates and replaces its worker. */
-  signal?: AbortSignal;
-  /** Overrides the pool's `timeoutMs` for this job (0 = none). */
-  timeoutMs?: number;
-}
-
-/** Counters returned by `WorkerPool.stats()`. */
-export interface WorkerPoolStats {
-  /** Configured pool size. */
-  size: number;
-  /** Workers alive and available to the pool. */
-  started: number;
-  /** Workers running a job. */
-  busy: number;
-  /** Jobs waiting for a worker. */
-  queued: number;
-  /** Jobs that returned a result. */
-  completed: number;
-  /** Jobs whose function threw, whose worker crashed or whose input could not be sent. */
-  failed: number;
-  /** Jobs answered with 408. */
-  timedOut: number;
-  /** Workers terminated after a crash or a cancellation (replaced when next needed). */
-  restarts: number;
-  /** Terminated workers whose thread is still inside its job (a busy CPU core each). */
-  stuck: number;
-}
-
-interface Job {
-  id: number;
-  name: string;
-  url: string;
-  input: unknown;
-  transfer: Transferable[];
-  resolve(value: unknown): void;
-  reject(reason: unknown): void;
-  signal?: AbortSignal;
-  onAbort?: () => void;
-  timer?: ReturnType<typeof setTimeout>;
-  slot?: Slot;
-  settled: boolean;
-}
-
-interface Slot {
-  worker: Worker;
-  flags: Int32Array;
-  job?: Job;
-  dead: boolean;
-  /** Set after a cancellation while the pool waits for the job to answer. */
-  retiring?: { job: Job; answered: boolean; timer: ReturnType<typeof setTimeout> };
-}
-
-const defaultLog: WorkerLog = (level, msg, extra) =>
-  extra ? console[level](msg, extra) : console[level](msg);
+export type { RunOptions, WorkerLog, WorkerPoolOptions, WorkerPoolStats };
 
 /**
  * Runs named worker functions on a fixed, lazily started pool of module workers with a bounded
@@ -116,16 +42,12 @@ const defaultLog: WorkerLog = (level, msg, extra) =>
  */
 export class WorkerPool {
   #modules: Record<string, string>;
-  #size: number;
-  #queueLimit: number;
-  #timeoutMs: number;
-  #stuckLimit: number;
-  #graceMs: number;
+  #limits: PoolLimits;
   #log: WorkerLog;
   #slots: Slot[] = [];
   #retiring = new Set<Slot>();
   #queue: Job[] = [];
-  #stuck: Int32Array[] = [];
+  #stuck = new StuckThreads();
   #counts = { completed: 0, failed: 0, timedOut: 0, restarts: 0 };
   #nextId = 0;
   #closed = false;
@@ -140,12 +62,8 @@ export class WorkerPool {
    */
   constructor(modules: Record<string, string>, options: WorkerPoolOptions) {
     this.#modules = modules;
-    this.#size = checkInt("size", options.size, 1);
-    this.#queueLimit = checkInt("queueLimit", options.queueLimit, 0);
-    this.#timeoutMs = checkInt("timeoutMs", options.timeoutMs, 0);
-    this.#stuckLimit = checkInt("stuckLimit", options.stuckLimit, 1);
-    this.#graceMs = checkInt("cancelGraceMs", options.cancelGraceMs ?? 250, 0);
-    this.#log = options.log ?? defaultLog;
+    this.#limits = poolLimits(options);
+    this.#log = this.#limits.log;
   }
 
   /**
@@ -164,7 +82,7 @@ export class WorkerPool {
     const { signal } = opts;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const slot = this.#idleSlot();
-    if (!slot && this.#queue.length >= this.#queueLimit) {
+    if (!slot && this.#queue.length >= this.#limits.queueLimit) {
       const waiting = this.#queue.length;
       return Promise.reject(new CommandError(503, `Worker queue is full: ${waiting} jobs waiting`));
     }
@@ -179,7 +97,7 @@ export class WorkerPool {
       reject,
       settled: false,
     };
-    const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;
+    const timeoutMs = opts.timeoutMs ?? this.#limits.timeoutMs;
     if (timeoutMs > 0) job.timer = setTimeout(() => this.#timeout(job, timeoutMs), timeoutMs);
     if (signal) {
       job.signal = signal;
@@ -198,18 +116,18 @@ export class WorkerPool {
    */
   stats(): WorkerPoolStats {
     return {
-      size: this.#size,
+      size: this.#limits.size,
       started: this.#slots.length,
       busy: this.#slots.filter((s) => s.job).length,
       queued: this.#queue.length,
       ...this.#counts,
-      stuck: this.#stuckCount(),
+      stuck: this.#stuck.count(),
     };
   }
 
   /** True while at least `stuckLimit` abandoned threads are still spinning: restart the process. */
   get degraded(): boolean {
-    return this.#stuckCount() >= this.#stuckLimit;
+    return this.#stuck.count() >= this.#limits.stuckLimit;
   }
 
   /**
@@ -226,7 +144,7 @@ export class WorkerPool {
     for (const job of this.#queue.splice(0)) this.#settle(job, false, closing);
     for (const slot of [...this.#slots]) {
       if (slot.job) this.#cancel(slot.job, closing);
-      else this.#terminate(slot);
+      else terminate(slot);
     }
     this.#slots = [];
     if (this.#retiring.size === 0) return Promise.resolve();
@@ -237,32 +155,23 @@ export class WorkerPool {
 
   #idleSlot(): Slot | undefined {
     const idle = this.#slots.find((s) => !s.job);
-    if (idle || this.#closed || this.#slots.length >= this.#size) return idle;
+    if (idle || this.#closed || this.#slots.length >= this.#limits.size) return idle;
     return this.#spawn();
   }
 
   #spawn(): Slot {
-    const worker = new Worker(HOST_URL, { type: "module", name: "switchboard-worker" });
-    const slot: Slot = { worker, flags: new Int32Array(new SharedArrayBuffer(8)), dead: false };
-    worker.onmessage = (e: MessageEvent<FromWorker>) => this.#onMessage(slot, e.data);
-    worker.onerror = (e) => {
-      e.preventDefault(); // otherwise the error takes the whole process down
-      this.#crash(slot, e.message);
-    };
-    worker.onmessageerror = () => this.#crash(slot, "Cannot read a message from the worker");
-    this.#post(slot, { kind: "init", flags: slot.flags });
+    const slot = spawnSlot({
+      message: (slot, msg) => this.#onMessage(slot, msg),
+      crash: (slot, message) => this.#crash(slot, message),
+    });
     this.#slots.push(slot);
     return slot;
-  }
-
-  #post(slot: Slot, msg: ToWorker, transfer: Transferable[] = []) {
-    slot.worker.postMessage(msg, transfer);
   }
 
   #dispatch(slot: Slot, job: Job) {
     const { id, name, url, input } = job;
     try {
-      this.#post(slot, { kind: "job", id, name, url, input }, job.transfer);
+      post(slot, { kind: "job", id, name, url, input }, job.transfer);
     } catch (err) {
       this.#counts.failed++;
       const detail = err instanceof Error ? err.message : String(err);
@@ -305,18 +214,9 @@ export class WorkerPool {
         ? msg.error
         : { name: "CancelledError", message: "Job was cancelled" };
       this.#counts.failed++;
-      this.#settle(job, false, this.#failure(job.name, info));
+      this.#settle(job, false, jobFailure(job.name, info, this.#log));
     }
     this.#pump();
-  }
-
-  #failure(name: string, info: WorkerErrorInfo): CommandError {
-    if (info.code !== undefined) return new CommandError(info.code, info.message, info.data);
-    this.#log("error", `Worker "${name}" failed: ${info.message}`, {
-      worker: name,
-      stack: info.stack,
-    });
-    return new CommandError(500, `Worker "${name}" failed`);
   }
 
   #crash(slot: Slot, message: string, stack?: string) {
@@ -327,7 +227,7 @@ export class WorkerPool {
     this.#log("error", `${what} crashed: ${message}`, { worker: name, stack });
     if (slot.retiring) return this.#retire(slot, false); // its caller has had its answer
     this.#remove(slot);
-    this.#terminate(slot);
+    terminate(slot);
     this.#counts.restarts++;
     if (job) {
       this.#counts.failed++;
@@ -355,10 +255,13 @@ export class WorkerPool {
     slot.job = job.slot = undefined;
     this.#remove(slot); // a replacement may start at once
     Atomics.store(slot.flags, CANCEL_SLOT, 1);
-    const timer = setTimeout(() => this.#retire(slot, !slot.retiring?.answered), this.#graceMs);
+    const timer = setTimeout(
+      () => this.#retire(slot, !slot.retiring?.answered),
+      this.#limits.graceMs,
+    );
     slot.retiring = { job, answered: false, timer };
     this.#retiring.add(slot);
-    this.#post(slot, { kind: "cancel", id: job.id });
+    post(slot, { kind: "cancel", id: job.id });
     this.#pump();
   }
 
@@ -367,20 +270,15 @@ export class WorkerPool {
     if (slot.dead) return;
     clearTimeout(slot.retiring?.timer);
     this.#retiring.delete(slot);
-    this.#terminate(slot);
+    terminate(slot);
     if (!this.#closed) this.#counts.restarts++;
     if (stuck) {
-      this.#stuck.push(slot.flags);
+      this.#stuck.add(slot.flags);
       const name = slot.retiring?.job.name;
       const msg = `Worker "${name}" did not stop: terminated while stuck in a synchronous loop`;
-      this.#log("warn", msg, { worker: name, stuck: this.#stuckCount() });
+      this.#log("warn", msg, { worker: name, stuck: this.#stuck.count() });
     }
     if (this.#closed && this.#retiring.size === 0) this.#drained?.();
-  }
-
-  #terminate(slot: Slot) {
-    slot.dead = true;
-    slot.worker.terminate();
   }
 
   #remove(slot: Slot) {
@@ -397,19 +295,4 @@ export class WorkerPool {
     else job.reject(value);
     return true;
   }
-
-  /** Abandoned threads clear their busy flag when their loop ends; only count those still in it. */
-  #stuckCount(): number {
-    this.#stuck = this.#stuck.filter((flags) => Atomics.load(flags, BUSY_SLOT) !== 0);
-    return this.#stuck.length;
-  }
-}
-
-function checkInt(name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) {
-    throw new RangeError(
-      `Invalid worker pool option "${name}": expected an integer of at least ${min}`,
-    );
-  }
-  return value;
 }
