@@ -16,6 +16,7 @@ import { createBroker } from "../lib/broker/mod.ts";
 import { RedisTransport } from "../lib/broker/redis_transport.ts";
 import { createLogger } from "../lib/log.ts";
 import { topicMatches } from "../lib/wire/topic.ts";
+import { until } from "./_helpers.ts";
 
 const REDIS = "redis://127.0.0.1:6379";
 const log = createLogger((Deno.env.get("TEST_LOG") ?? "silent") as "silent", "pretty");
@@ -71,14 +72,6 @@ function recordingSink(entries: string[]): TransportSink {
     broadcast: (text) => void entries.push(`broadcast ${text}`),
     sendTo: (target: Target, text) => void entries.push(`sendTo ${JSON.stringify(target)} ${text}`),
   };
-}
-
-async function until(done: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** The retained values a filter replays, as sorted `topic=text`. */

@@ -17,7 +17,7 @@ declare const document: any;
 type HTMLTableRow = { cells: { textContent: string }[] };
 
 /** Waits until the page's `fn(arg)` is truthy; fails with `what` after the deadline. */
-async function until(
+async function pageUntil(
   page: Page,
   what: string,
   // deno-lint-ignore no-explicit-any
@@ -57,13 +57,13 @@ Deno.test({
     try {
       await t.step("loads and connects", async () => {
         await page.goto(`http://127.0.0.1:${port}/`);
-        await until(
+        await pageUntil(
           page,
           "the socket badge to say connected",
           () => document.querySelector("#conn")?.dataset.state === "good",
           null,
         );
-        await until(
+        await pageUntil(
           page,
           "health to say ok",
           () => document.querySelector("#health-badge")?.textContent === "ok",
@@ -73,7 +73,7 @@ Deno.test({
 
       await t.step("sends a heartbeat and shows the reply", async () => {
         await page.click("#heartbeat");
-        await until(
+        await pageUntil(
           page,
           "the heartbeat's result",
           () =>
@@ -90,7 +90,7 @@ Deno.test({
       await t.step("subscribes and shows another client's publish", async () => {
         await page.fill("#sub-filter", filter);
         await page.click("#sub-form button[value=sub]");
-        await until(
+        await pageUntil(
           page,
           "the subscription chip",
           (f) =>
@@ -107,14 +107,14 @@ Deno.test({
           msg: marker,
           data: [1, 2],
         });
-        await until(
+        await pageUntil(
           page,
           "the delivery in the log",
           (m) => document.querySelector("#log")?.textContent?.includes(m),
           marker,
         );
         assert.match(await logText(page), new RegExp(`← \\{[^\\n]*"action":"pub"[^\\n]*${marker}`));
-        await until(
+        await pageUntil(
           page,
           "the topic table to list the filter with 1 subscriber",
           (f) =>
@@ -135,7 +135,7 @@ Deno.test({
           await agent.request(req("web", { id: i }));
           await new Promise((r) => setTimeout(r, 50));
         }
-        await until(page, "a messages chart sample above zero", (n) => {
+        await pageUntil(page, "a messages chart sample above zero", (n) => {
           const c = document.querySelector("#chart-messages")!;
           return Number(c.dataset.samples) > n + 1 &&
             c.dataset.last!.split(",").some((v: string) => Number(v) > 0);
@@ -153,7 +153,7 @@ Deno.test({
         await form.locator('input[name="kwargs.name"]').fill("jw");
         await form.locator('input[name="kwargs.age"]').fill("old");
         await form.locator("button").click();
-        await until(
+        await pageUntil(
           page,
           "the 400 in the form",
           () =>
@@ -166,7 +166,7 @@ Deno.test({
         // The same form with good values is a 200.
         await form.locator('input[name="kwargs.age"]').fill("42");
         await form.locator("button").click();
-        await until(
+        await pageUntil(
           page,
           "the 200 in the form",
           () =>
@@ -186,14 +186,14 @@ Deno.test({
         async () => {
           await agent.close();
           await server.shutdown();
-          await until(
+          await pageUntil(
             page,
             "the socket badge to say closed",
             () => document.querySelector("#conn")?.dataset.state === "bad",
             null,
           );
           server = await startServer({ port });
-          await until(
+          await pageUntil(
             page,
             "one reconnect",
             () =>
@@ -202,7 +202,7 @@ Deno.test({
             null,
             15_000,
           );
-          await until(
+          await pageUntil(
             page,
             "the filter subscribed again",
             (f) =>
