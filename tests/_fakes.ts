@@ -19,6 +19,7 @@ export class FakeClock implements Clock {
   #now: number;
   #next = 1;
   readonly #timers = new Map<number, { at: number; fn: () => void }>();
+  readonly #turnEnd: (() => void)[] = [];
 
   constructor(start = 1_700_000_000_000) {
     this.#now = start;
@@ -39,13 +40,23 @@ export class FakeClock implements Clock {
     this.#timers.delete(id as number);
   }
 
-  /** Timers not fired yet. */
-  get pending(): number {
-    return this.#timers.size;
+  endOfTurn(fn: () => void): void {
+    this.#turnEnd.push(fn);
   }
 
-  /** Moves the time forward, firing every timer due by then, earliest first. */
+  /** Ends the current turn of the (pretend) event loop: runs what waits for it. */
+  endTurn(): void {
+    while (this.#turnEnd.length > 0) this.#turnEnd.shift()!();
+  }
+
+  /** Timers not fired yet, and callbacks waiting for the end of the turn. */
+  get pending(): number {
+    return this.#timers.size + this.#turnEnd.length;
+  }
+
+  /** Ends the turn, then moves the time forward, firing every timer due by then, earliest first. */
   advance(ms: number): void {
+    this.endTurn();
     const until = this.#now + ms;
     for (;;) {
       let first: [number, { at: number; fn: () => void }] | undefined;

@@ -135,21 +135,65 @@ Deno.test("connection - a slow client that catches up is not closed", () => {
   assert.equal(clockOf(server).pending, 0, "the watch stopped");
 });
 
-Deno.test("connection - batching joins what is sent while the socket is busy into one frame", () => {
+Deno.test("batching - a burst of N messages in one turn leaves in one frame at its end", () => {
+  const server = fakeServer();
+  const clock = clockOf(server);
+  const c = fakeClient(server, { batch: true });
+  const plain = fakeClient(server);
+  c.send(sub("t"));
+  plain.send(sub("t"));
+  clock.endTurn();
+  c.socket.clear();
+  plain.socket.clear();
+  const publisher = fakeClient(server);
+  for (let i = 0; i < 5; i++) publisher.send(pub("t", i));
+  assert.equal(c.socket.frames.length, 0, "held until the turn ends");
+  assert.equal(plain.socket.frames.length, 5, "a client that did not opt in gets them at once");
+  clock.endTurn();
+  assert.equal(c.socket.frames.length, 1);
+  assert.deepEqual(c.messages().map((m) => m.data), [0, 1, 2, 3, 4]);
+});
+
+Deno.test("batching - a lone reply is not held past its turn", () => {
+  const server = fakeServer();
+  server.command("web", () => {});
+  const c = fakeClient(server, { batch: true });
+  c.send({ mode: "req_res", action: "req", command: "web" });
+  clockOf(server).endTurn();
+  assert.equal(c.socket.frames.length, 1);
+  assert.equal(c.messages()[0].code, 200);
+  assert.equal(clockOf(server).pending, 0, "no timer left: nothing waits for time to pass");
+});
+
+Deno.test("batching - the ack and the publisher's own delivery share its frame, ack first", () => {
   const server = fakeServer();
   const c = fakeClient(server, { batch: true });
   c.send(sub("t"));
+  c.send(pub("t", 1, { id: 3 }));
+  clockOf(server).endTurn();
+  assert.equal(c.socket.frames.length, 1);
+  assert.deepEqual(c.messages().map((m) => m.action), ["ack", "ack", "pub"]);
+});
+
+Deno.test("batching - while the socket is still writing, later turns join the held frame", () => {
+  const server = fakeServer();
+  const clock = clockOf(server);
+  const c = fakeClient(server, { batch: true });
+  c.send(sub("t"));
+  clock.endTurn();
   c.socket.clear();
   c.socket.bufferedAmount = 10; // still writing earlier bytes
   const publisher = fakeClient(server);
-  for (let i = 0; i < 5; i++) publisher.send(pub("t", i));
+  publisher.send(pub("t", 0));
+  clock.endTurn();
+  publisher.send(pub("t", 1));
+  clock.advance(1);
   assert.equal(c.socket.frames.length, 0, "held while the socket is busy");
-  clockOf(server).advance(1);
-  assert.equal(c.socket.frames.length, 0, "still busy: still held");
   c.socket.bufferedAmount = 0;
-  clockOf(server).advance(1);
+  clock.advance(1);
   assert.equal(c.socket.frames.length, 1);
-  assert.deepEqual(c.messages().map((m) => m.data), [0, 1, 2, 3, 4]);
+  assert.deepEqual(c.messages().map((m) => m.data), [0, 1]);
+  assert.equal(clock.pending, 0);
 });
 
 Deno.test("intake - a batching client may send several messages in one frame", () => {
@@ -158,6 +202,8 @@ Deno.test("intake - a batching client may send several messages in one frame", (
   const c = fakeClient(server, { batch: true });
   const line = JSON.stringify({ mode: "req_res", action: "req", command: "web" });
   c.send(`${line}\n${line}\n\n${line}`);
+  clockOf(server).endTurn();
+  assert.equal(c.socket.frames.length, 1, "the three replies share one frame");
   assert.equal(c.messages().length, 3);
 });
 

@@ -114,26 +114,25 @@ export class Connection implements Scheduled {
     if (this.#overSince !== 0) this.#overSince = 0;
     path.stats.sent++;
     if (this.batch) {
-      // Join what waits for this client: messages of the same turn, or sent while the socket is
-      // still writing earlier bytes. The first message of an idle socket goes at once.
-      if (this.#pending !== undefined) {
-        this.#pending += "\n" + text;
-        this.#pendingBytes += text.length + 1;
-        return true;
-      }
-      if (buffered > 0) {
+      // Everything produced for this client in one turn leaves in one frame at its end (and
+      // what comes while its socket is still writing earlier bytes joins that frame).
+      if (this.#pending === undefined) {
         this.#pending = text;
         this.#pendingBytes = text.length;
         path.scheduler.scheduleFlush(this);
-        return true;
+      } else {
+        this.#pending += "\n" + text;
+        this.#pendingBytes += text.length + 1;
       }
+      return true;
     }
     this.socket.send(text);
     return true;
   }
 
   /**
-   * Sends the joined messages once the socket has written what it had (the scheduler calls it).
+   * Sends the joined messages unless the socket is still writing earlier bytes (the scheduler
+   * calls it at the end of the turn, then again until the socket has written them).
    *
    * @returns Whether nothing is left waiting.
    */

@@ -1,7 +1,9 @@
 /**
  * The timers behind every connection's send path, owned by one server: one timer closes clients
- * that stay over their send budget too long, one flushes the messages joined for batching
- * clients. A connection registers itself here when it needs either; nothing is module-global.
+ * that stay over their send budget too long; the messages joined for batching clients leave at
+ * the end of the event loop's turn (one frame per client per turn), or, for a client whose
+ * socket is still writing earlier bytes, as soon as it has written them. A connection registers
+ * itself here when it needs either; nothing is module-global.
  *
  * @module
  */
@@ -18,13 +20,20 @@ export interface Scheduled {
 /** How often clients over their send budget are checked. */
 const SLOW_CHECK_MS = 100;
 
+/** How often held messages of a client whose socket is still writing are tried again. */
+const BUSY_RETRY_MS = 1;
+
 /** The send-path timers of one server. */
 export class SendScheduler {
   readonly #clock: Clock;
   readonly #slow = new Set<Scheduled>();
-  readonly #waiting = new Set<Scheduled>();
+  /** Batching clients with messages joined in this turn. */
+  readonly #turn = new Set<Scheduled>();
+  /** Batching clients whose socket was still writing when their turn ended. */
+  readonly #busy = new Set<Scheduled>();
   #slowTimer: TimerId | undefined;
-  #flushTimer: TimerId | undefined;
+  #busyTimer: TimerId | undefined;
+  #turnScheduled = false;
 
   /** @param clock The server's clock. */
   constructor(clock: Clock) {
@@ -42,10 +51,12 @@ export class SendScheduler {
     this.#slowTimer ??= this.#clock.setTimeout(this.#checkSlow, SLOW_CHECK_MS);
   }
 
-  /** Flushes a batching client's joined messages at the next flush. */
+  /** Flushes a batching client's joined messages at the end of this turn. */
   scheduleFlush(conn: Scheduled): void {
-    this.#waiting.add(conn);
-    this.#flushTimer ??= this.#clock.setTimeout(this.#flush, 0);
+    this.#turn.add(conn);
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    this.#clock.endOfTurn(this.#endTurn);
   }
 
   /** Forgets a closed connection, stopping the timers when nobody is left. */
@@ -54,9 +65,10 @@ export class SendScheduler {
       this.#clock.clearTimeout(this.#slowTimer);
       this.#slowTimer = undefined;
     }
-    if (this.#waiting.delete(conn) && this.#waiting.size === 0) {
-      this.#clock.clearTimeout(this.#flushTimer);
-      this.#flushTimer = undefined;
+    this.#turn.delete(conn);
+    if (this.#busy.delete(conn) && this.#busy.size === 0) {
+      this.#clock.clearTimeout(this.#busyTimer);
+      this.#busyTimer = undefined;
     }
   }
 
@@ -69,9 +81,18 @@ export class SendScheduler {
     }
   };
 
-  readonly #flush = (): void => {
-    this.#flushTimer = undefined;
-    for (const conn of this.#waiting) if (conn.flush()) this.#waiting.delete(conn);
-    if (this.#waiting.size > 0) this.#flushTimer = this.#clock.setTimeout(this.#flush, 0);
+  readonly #endTurn = (): void => {
+    this.#turnScheduled = false;
+    for (const conn of this.#turn) {
+      if (!this.#busy.has(conn) && !conn.flush()) this.#busy.add(conn);
+    }
+    this.#turn.clear();
+    if (this.#busy.size > 0) this.#busyTimer ??= this.#clock.setTimeout(this.#retry, BUSY_RETRY_MS);
+  };
+
+  readonly #retry = (): void => {
+    this.#busyTimer = undefined;
+    for (const conn of this.#busy) if (conn.flush()) this.#busy.delete(conn);
+    if (this.#busy.size > 0) this.#busyTimer = this.#clock.setTimeout(this.#retry, BUSY_RETRY_MS);
   };
 }
