@@ -74,6 +74,7 @@ export class Switchboard implements HttpHost {
       timeoutMs: config.WORKER_TIMEOUT_MS,
       stuckLimit: config.WORKER_STUCK_LIMIT,
       log: (level, msg, extra) => this.log[level](msg, extra),
+      clock: this.clock,
     });
     this.pubsub = new PubSub({
       config,
@@ -94,7 +95,7 @@ export class Switchboard implements HttpHost {
       clientInfo: (conn) => this.hub.clientInfo(conn),
       pubsub: (conn, msg) => this.pubsub.handle(conn, msg),
     });
-    this.gate = new Gate(config, this.log, routes.auth);
+    this.gate = new Gate(config, this.log, routes.auth, this.clock);
     this.intake = new Intake(config, this.metrics, this.dispatcher, this.log);
     this.hub.onLeave((conn) => {
       this.gate.closed(conn.ip);

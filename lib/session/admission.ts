@@ -4,6 +4,7 @@
  * response, so a browser sees the status and no socket is ever opened.
  */
 import type { Config } from "../config.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import {
   type AuthHook,
@@ -25,7 +26,12 @@ export class Gate {
   /** Open connections per remote address, kept only when MAX_CLIENTS_PER_IP is set. */
   readonly #perIp = new Map<string, number>();
 
-  constructor(private readonly config: Config, private readonly log: Logger, hook?: AuthHook) {
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    hook?: AuthHook,
+    private readonly clock: Clock = systemClock,
+  ) {
     this.#auth = createAuthenticator({
       authToken: config.AUTH_TOKEN,
       jwtSecret: config.JWT_SECRET,
@@ -76,7 +82,7 @@ export class Gate {
       this.closed(ip);
       return refuse(401, "Not authenticated");
     }
-    if (principal.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
+    if (principal.expiresAt !== undefined && principal.expiresAt <= this.clock.now()) {
       this.closed(ip);
       return refuse(401, "Token expired");
     }

@@ -5,6 +5,7 @@
  * @module
  */
 import { CommandError } from "../wire/errors.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import { CANCEL_SLOT } from "./api.ts";
 import type { FromWorker } from "./host.ts";
 import {
@@ -44,6 +45,7 @@ export class WorkerPool {
   #modules: Record<string, string>;
   #limits: PoolLimits;
   #log: WorkerLog;
+  #clock: Clock;
   #slots: Slot[] = [];
   #retiring = new Set<Slot>();
   #queue: Job[] = [];
@@ -64,6 +66,7 @@ export class WorkerPool {
     this.#modules = modules;
     this.#limits = poolLimits(options);
     this.#log = this.#limits.log;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /**
@@ -98,7 +101,9 @@ export class WorkerPool {
       settled: false,
     };
     const timeoutMs = opts.timeoutMs ?? this.#limits.timeoutMs;
-    if (timeoutMs > 0) job.timer = setTimeout(() => this.#timeout(job, timeoutMs), timeoutMs);
+    if (timeoutMs > 0) {
+      job.timer = this.#clock.setTimeout(() => this.#timeout(job, timeoutMs), timeoutMs);
+    }
     if (signal) {
       job.signal = signal;
       job.onAbort = () => this.#cancel(job, signal.reason);
@@ -175,12 +180,8 @@ export class WorkerPool {
     } catch (err) {
       this.#counts.failed++;
       const detail = err instanceof Error ? err.message : String(err);
-      this.#settle(
-        job,
-        false,
-        new CommandError(500, `Cannot send input to worker "${name}": ${detail}`),
-      );
-      return;
+      const error = new CommandError(500, `Cannot send input to worker "${name}": ${detail}`);
+      return void this.#settle(job, false, error);
     }
     slot.job = job;
     job.slot = slot;
@@ -255,7 +256,7 @@ export class WorkerPool {
     slot.job = job.slot = undefined;
     this.#remove(slot); // a replacement may start at once
     Atomics.store(slot.flags, CANCEL_SLOT, 1);
-    const timer = setTimeout(
+    const timer = this.#clock.setTimeout(
       () => this.#retire(slot, !slot.retiring?.answered),
       this.#limits.graceMs,
     );
@@ -268,7 +269,7 @@ export class WorkerPool {
   /** Ends a cancelled job's worker; `stuck` when it never answered, so it spins in a loop. */
   #retire(slot: Slot, stuck: boolean) {
     if (slot.dead) return;
-    clearTimeout(slot.retiring?.timer);
+    this.#clock.clearTimeout(slot.retiring?.timer);
     this.#retiring.delete(slot);
     terminate(slot);
     if (!this.#closed) this.#counts.restarts++;
@@ -289,7 +290,7 @@ export class WorkerPool {
   #settle(job: Job, ok: boolean, value: unknown): boolean {
     if (job.settled) return false;
     job.settled = true;
-    clearTimeout(job.timer);
+    this.#clock.clearTimeout(job.timer);
     if (job.onAbort) job.signal?.removeEventListener("abort", job.onAbort);
     if (ok) job.resolve(value);
     else job.reject(value);

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Clock, TimerId } from "../clock.ts";
 
 /** Where the pool reports worker failures, timeouts and stuck threads. */
 export type WorkerLog = (
@@ -28,6 +29,8 @@ export interface WorkerPoolOptions {
   cancelGraceMs?: number;
   /** Receives failures with details (worker messages, stacks). Default: `console.warn`/`error`. */
   log?: WorkerLog;
+  /** The timers of job time limits and cancellations. Default: the system clock. */
+  clock?: Clock;
 }
 
 /** Options of one `run()`. */
@@ -73,7 +76,7 @@ export interface Job {
   reject(reason: unknown): void;
   signal?: AbortSignal;
   onAbort?: () => void;
-  timer?: ReturnType<typeof setTimeout>;
+  timer?: TimerId;
   slot?: Slot;
   settled: boolean;
 }
@@ -85,7 +88,7 @@ export interface Slot {
   job?: Job;
   dead: boolean;
   /** Set after a cancellation while the pool waits for the job to answer. */
-  retiring?: { job: Job; answered: boolean; timer: ReturnType<typeof setTimeout> };
+  retiring?: { job: Job; answered: boolean; timer: TimerId };
 }
 
 /** The pool's options, checked, with their defaults. */
