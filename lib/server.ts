@@ -23,6 +23,7 @@ import { createBroker } from "./broker/mod.ts";
 import { WorkerPool } from "./workers/pool.ts";
 import { handleHttp, type HttpHost } from "./http/handler.ts";
 import { Hub } from "./hub.ts";
+import { Sessions } from "./session/sessions.ts";
 
 /** How long shutdown waits for clients to acknowledge the 1001 close. */
 const CLOSE_WAIT_MS = 500;
@@ -43,6 +44,7 @@ export class Switchboard implements HttpHost {
   readonly dispatcher: Dispatcher;
   readonly gate: Gate;
   readonly intake: Intake;
+  readonly sessions: Sessions;
   readonly startedAt: number;
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   #closing = false;
@@ -95,7 +97,22 @@ export class Switchboard implements HttpHost {
       pubsub: (conn, msg) => this.pubsub.handle(conn, msg),
     });
     this.gate = new Gate(config, this.log, routes.auth);
-    this.intake = new Intake(config, this.metrics, this.dispatcher, this.log);
+    this.sessions = new Sessions({
+      config,
+      clock: this.clock,
+      log: this.log,
+      subscribe: (conn, msg) => this.pubsub.handle(conn, msg),
+      filtersOf: (conn) => this.hub.filtersOf(conn),
+      unsubscribe: (conn, filter) => this.hub.unsubscribe(conn, filter),
+      renewExpiry: (conn) => this.hub.renewExpiry(conn),
+    });
+    this.hub.onJoin((conn) => this.sessions.joined(conn));
+    const dispatcher = this.dispatcher;
+    this.intake = new Intake(config, this.metrics, {
+      // Session messages never reach the dispatcher: a refresh is no dialogue answer.
+      handle: (conn, msg) =>
+        msg.mode === "session" ? this.sessions.handle(conn, msg) : dispatcher.handle(conn, msg),
+    }, this.log);
     this.hub.onLeave((conn) => {
       this.gate.closed(conn.ip);
       this.dispatcher.drop(conn);

@@ -22,8 +22,11 @@
  * @module
  */
 
-/** Who a `sendTo` message is for: every client with that role, or one connection id. */
-export type Target = { src: string } | { id: string };
+/**
+ * Who a `sendTo` message is for: every client with that role, one connection id, or every
+ * connection of one user (the authenticated principal's id, a JWT's `sub`).
+ */
+export type Target = { src: string } | { id: string } | { user: string };
 
 /** Where a transport hands what other nodes sent. */
 export interface TransportSink {

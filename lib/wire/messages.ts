@@ -108,3 +108,17 @@ export function deliveryText(
     retained: retained || undefined,
   });
 }
+
+/**
+ * A session message (v2): the `expiring` notice, or the answer to a `refresh`.
+ *
+ * @param action `expiring` or `refresh`.
+ * @param fields The id, code, msg and `exp` (seconds since the epoch) as they apply.
+ * @returns The serialised message.
+ */
+export function sessionText(
+  action: "expiring" | "refresh",
+  fields: { id?: MessageId; code?: number; msg?: string; exp?: number; [key: string]: unknown },
+): string {
+  return JSON.stringify({ mode: "session", action, ...fields });
+}

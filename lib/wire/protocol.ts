@@ -50,8 +50,18 @@ export interface PubSubMessage {
   [key: string]: unknown;
 }
 
+/** A session message from a client (v2): `refresh` hands the connection a new token. */
+export interface SessionMessage {
+  mode: "session";
+  action: "refresh";
+  src?: string;
+  id?: MessageId;
+  token: string;
+  [key: string]: unknown;
+}
+
 /** Any message a client may send. */
-export type ClientMessage = RequestMessage | PubSubMessage;
+export type ClientMessage = RequestMessage | PubSubMessage | SessionMessage;
 
 /** What a handler or the server sends: the optional fields of a reply or publish. */
 export interface Outgoing {
@@ -68,9 +78,10 @@ export interface FrameLimits {
   maxDepth: number;
 }
 
-const MODES = new Set(["req_res", "pub_sub"]);
+const MODES = new Set(["req_res", "pub_sub", "session"]);
 const REQ_RES_ACTIONS = new Set(["req"]);
 const PUB_SUB_ACTIONS = new Set(["sub", "unsub", "pub"]);
+const SESSION_ACTIONS = new Set(["refresh"]);
 const MAX_ID_LENGTH = 128;
 const MAX_SRC_LENGTH = 64;
 const MAX_COMMAND_LENGTH = 128;
@@ -100,6 +111,14 @@ export const pubSubSchema = z.looseObject({
   code: z.number().int().optional(),
   msg: z.string().optional(),
   retain: z.boolean().optional(),
+});
+
+/** The zod schema of a session message (v2), used for error messages and the API contract. */
+export const sessionSchema = z.looseObject({
+  mode: z.literal("session"),
+  action: z.literal("refresh"),
+  ...base,
+  token: z.string().min(1),
 });
 
 /** The result of checking one incoming frame. */
@@ -156,11 +175,15 @@ export function checkMessage(value: unknown, limits: FrameLimits): FrameCheck {
         ? 'Invalid message: "mode" is required'
         : typeof mode !== "string"
         ? 'Invalid message: "mode" must be a string'
-        : `Unknown mode: ${JSON.stringify(mode)} (expected "req_res" or "pub_sub")`,
+        : `Unknown mode: ${JSON.stringify(mode)} (expected "req_res", "pub_sub" or "session")`,
       id,
     };
   }
-  const actions = mode === "req_res" ? REQ_RES_ACTIONS : PUB_SUB_ACTIONS;
+  const actions = mode === "req_res"
+    ? REQ_RES_ACTIONS
+    : mode === "pub_sub"
+    ? PUB_SUB_ACTIONS
+    : SESSION_ACTIONS;
   if (typeof m.action !== "string" || !actions.has(m.action)) {
     return {
       ok: false,
@@ -175,7 +198,11 @@ export function checkMessage(value: unknown, limits: FrameLimits): FrameCheck {
     };
   }
   if (fastValid(m, mode)) return { ok: true, message: m as unknown as ClientMessage };
-  const schema = mode === "req_res" ? requestSchema : pubSubSchema;
+  const schema = mode === "req_res"
+    ? requestSchema
+    : mode === "pub_sub"
+    ? pubSubSchema
+    : sessionSchema;
   const result = schema.safeParse(m);
   if (result.success) return { ok: true, message: m as unknown as ClientMessage };
   return {
@@ -214,6 +241,7 @@ function fastValid(m: Record<string, unknown>, mode: string): boolean {
     const k = m.kwargs;
     return k === undefined || (typeof k === "object" && k !== null && !Array.isArray(k));
   }
+  if (mode === "session") return typeof m.token === "string" && m.token.length > 0;
   const t = m.topic;
   if (typeof t !== "string") {
     if (!Array.isArray(t)) return false;
