@@ -24,6 +24,8 @@ import { WorkerPool } from "./workers/pool.ts";
 import { handleHttp, type HttpHost } from "./http/handler.ts";
 import { Hub } from "./hub.ts";
 import { Sessions } from "./session/sessions.ts";
+import { Api } from "./http/api.ts";
+import { answerPeer } from "./http/api_cluster.ts";
 
 /** How long shutdown waits for clients to acknowledge the 1001 close. */
 const CLOSE_WAIT_MS = 500;
@@ -45,6 +47,8 @@ export class Switchboard implements HttpHost {
   readonly gate: Gate;
   readonly intake: Intake;
   readonly sessions: Sessions;
+  /** The backend HTTP API, when API_KEY is set. */
+  readonly api: Api | undefined;
   readonly startedAt: number;
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   #closing = false;
@@ -68,7 +72,12 @@ export class Switchboard implements HttpHost {
       metrics: this.metrics,
       onMessage: (conn, data) => this.intake.message(conn, data),
     });
-    this.broker = createBroker(config, this.hub.local, { log: this.log, nodeId: this.nodeId });
+    // Other nodes' questions (the API's clients, send, disconnect) are answered by every node.
+    const sink = {
+      ...this.hub.local,
+      answer: (question: string) => answerPeer(this.hub, this.nodeId, question),
+    };
+    this.broker = createBroker(config, sink, { log: this.log, nodeId: this.nodeId });
     this.hub.transport = this.broker.transport;
     this.pool = new WorkerPool(routes.workers, {
       size: config.WORKERS,
@@ -107,6 +116,7 @@ export class Switchboard implements HttpHost {
       renewExpiry: (conn) => this.hub.renewExpiry(conn),
     });
     this.hub.onJoin((conn) => this.sessions.joined(conn));
+    this.api = config.API_KEY === undefined ? undefined : new Api(this, config.API_KEY);
     const dispatcher = this.dispatcher;
     this.intake = new Intake(config, this.metrics, {
       // Session messages never reach the dispatcher: a refresh is no dialogue answer.
@@ -276,7 +286,11 @@ export class Switchboard implements HttpHost {
     while (this.hub.size > 0 && this.clock.now() < closeBy) await delay(this.clock, 10);
     await this.#http?.shutdown();
     await this.pool.close();
-    await Promise.all([this.broker.transport.close(), this.broker.store.close()]);
+    await Promise.all([
+      this.broker.transport.close(),
+      this.broker.store.close(),
+      this.broker.peers?.close(),
+    ]);
     this.log.info("Switchboard stopped");
   }
 }

@@ -150,6 +150,9 @@ export class CommandRun implements CommandContext<unknown, unknown> {
   }
 
   recv(): Promise<ClientMessage> {
+    if (!this.conn.dialogue) {
+      return Promise.reject(new CommandError(Code.BAD_REQUEST, noDialogue(this.def.name)));
+    }
     if (this.#done) {
       return Promise.reject(this.#ac?.signal.reason ?? new Error("Command has finished"));
     }
@@ -311,4 +314,9 @@ export class CommandRun implements CommandContext<unknown, unknown> {
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === "object" && v !== null &&
     typeof (v as PromiseLike<unknown>).then === "function";
+}
+
+/** Why `ctx.recv()` fails for a client that cannot answer (the backend HTTP API). */
+function noDialogue(name: string): string {
+  return `Command "${name}" waits for a further message (ctx.recv()): it cannot run over HTTP`;
 }
