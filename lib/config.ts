@@ -72,8 +72,8 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof Config)[];
  * @param input Settings by name, strings or typed values.
  * @returns The complete settings with defaults filled in.
  * @throws {StartupError} One line naming the bad setting and the rule it breaks. The value is
- *   never in the message: it may be a secret (AUTH_TOKEN, JWT_SECRET, API_KEY, a password in BROKER_URL),
- *   and start-up errors end up in logs that many people read.
+ *   never in the message: it may be a secret (AUTH_TOKEN, JWT_SECRET, API_KEY, a password in
+ *   BROKER_URL), and start-up errors end up in logs that many people read.
  */
 export function parseConfig(input: ConfigInput | Record<string, unknown>): Config {
   const picked: Record<string, unknown> = {};
