@@ -133,6 +133,25 @@ export class Api {
     }
   }
 
+  /** Reads a body without Content-Length up to `max` bytes; undefined when it is longer. */
+  async #chunked(req: Request, max: number): Promise<string | undefined> {
+    if (req.body === null) return "";
+    const reader = req.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel();
+        return undefined;
+      }
+      chunks.push(value);
+    }
+    return new TextDecoder().decode(concat(chunks, size));
+  }
+
   #authorized(header: string | null): boolean {
     const m = header === null ? null : /^apikey\s+(\S+)\s*$/i.exec(header);
     // Digests have one length: the comparison leaks neither the key nor its length.
@@ -143,20 +162,14 @@ export class Api {
   async #body(req: Request): Promise<{ value: unknown } | Answer> {
     const max = this.#host.config.MAX_MESSAGE_BYTES;
     const tooLarge = { code: Code.TOO_LARGE, msg: `Body too large (limit ${max} bytes)` };
-    if (Number(req.headers.get("content-length") ?? 0) > max) {
+    const length = req.headers.get("content-length");
+    if (length !== null && Number(length) > max) {
       await req.body?.cancel();
       return tooLarge;
     }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    if (req.body !== null) {
-      for await (const chunk of req.body) {
-        size += chunk.byteLength;
-        if (size > max) return tooLarge; // leaving the loop cancels the stream
-        chunks.push(chunk);
-      }
-    }
-    const text = new TextDecoder().decode(concat(chunks, size));
+    // With a Content-Length the runtime holds the body to it: read it whole (the fast path).
+    const text = length !== null ? await req.text() : await this.#chunked(req, max);
+    if (text === undefined) return tooLarge;
     if (text.trim() === "") return { value: {} };
     try {
       return { value: JSON.parse(text) };
