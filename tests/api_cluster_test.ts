@@ -10,6 +10,8 @@ import { signJwt } from "../lib/session/jwt.ts";
 import type { Switchboard } from "../lib/server.ts";
 import { RedisTransport } from "../lib/broker/redis_transport.ts";
 import { RedisPeers } from "../lib/broker/redis_peers.ts";
+import { RedisConnection } from "../lib/broker/redis_connection.ts";
+import { createLogger } from "../lib/log.ts";
 
 const KEY = "api-key-for-the-cluster-tests";
 const SECRET = "jwt-secret-for-the-cluster-tests";
@@ -91,5 +93,43 @@ Deno.test("api cluster - send, clients and disconnect through one node reach the
   } finally {
     await Promise.all([onA.close(), onB.close()]);
     await Promise.all(nodes.map((s) => s.shutdown()));
+  }
+});
+
+Deno.test("redis peers - answers from every other node; a node that never answers costs the deadline only", async () => {
+  const url = `redis://127.0.0.1:6379/?prefix=t${crypto.randomUUID().slice(0, 12)}`;
+  const log = createLogger("silent", "pretty");
+  const sink = (answer: (q: string) => string | Promise<string>) => ({
+    deliver() {},
+    broadcast() {},
+    sendTo() {},
+    answer,
+  });
+  const never = new Promise<string>(() => {});
+  const peers = [
+    new RedisPeers(new RedisConnection(url, { log }), sink(() => "0"), { nodeId: "a" }),
+    new RedisPeers(new RedisConnection(url, { log }), sink((q) => `"b:${q}"`), { nodeId: "b" }),
+    new RedisPeers(new RedisConnection(url, { log }), sink((q) => `"c:${q}"`), { nodeId: "c" }),
+  ];
+  try {
+    await until(() => peers.every((p) => p.ready), "the peers to subscribe");
+    assert.deepEqual((await peers[0].ask("hi")).sort(), ['"b:hi"', '"c:hi"']);
+    await peers[2].close();
+    assert.deepEqual(await peers[0].ask("again"), ['"b:again"']);
+    const silent = new RedisPeers(new RedisConnection(url, { log }), sink(() => never), {
+      nodeId: "d",
+    });
+    peers.push(silent);
+    await until(() => silent.ready, "the silent peer to subscribe");
+    const short = new RedisPeers(new RedisConnection(url, { log }), sink(() => "0"), {
+      nodeId: "e",
+      timeoutMs: 200,
+    });
+    peers.push(short);
+    await until(() => short.ready, "the asking peer to subscribe");
+    // a and b answer; d never does: the ask ends at its deadline with what came.
+    assert.deepEqual((await short.ask("q")).sort(), ['"b:q"', "0"]);
+  } finally {
+    await Promise.all(peers.map((p) => p.close()));
   }
 });

@@ -67,7 +67,9 @@ export class Api {
       return json({ code: 405, msg: "Method not allowed: use POST" }, { allow: "POST" });
     }
     if (!this.#authorized(req.headers.get("authorization"))) {
-      this.#host.log.info("API request refused: missing or wrong API key", { method });
+      this.#host.log.info("API request refused: missing or wrong API key", {
+        method: method.slice(0, 64),
+      });
       return json({ code: Code.UNAUTHORIZED, msg: "Missing or wrong API key" });
     }
     if (!Object.hasOwn(bodySchemas, method)) {

@@ -76,7 +76,10 @@ export function buildOpenApi(source: OpenApiSource): Record<string, unknown> {
       post: {
         operationId: method,
         summary: summaries[method],
-        requestBody: { required: false, content: { "application/json": { schema: body } } },
+        requestBody: {
+          required: method !== "clients",
+          content: { "application/json": { schema: body } },
+        },
         responses: {
           "200": { description: "Done (the code is also in the body)", content: ok },
           ...errors,
