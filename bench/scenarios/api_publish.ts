@@ -36,8 +36,9 @@ export interface ApiPublishParams {
  * Runs the scenario.
  *
  * @param ctx The server and the parameters.
- * @returns `api_rate` and `ws_rate` (publishes/s), `api_vs_ws`, `api_p50_ms`, `lost`, `errors`
- *   and the CPU figures of the API window.
+ * @returns `api_rate` and `ws_rate` (publishes/s), `api_vs_ws`, `api_p50_ms`, `api_p99_ms`,
+ *   `ws_server_us` (server CPU per WebSocket publish), `lost`, `errors` and the CPU figures of
+ *   the API window.
  */
 export async function runApiPublish(ctx: RunContext): Promise<Metrics> {
   const p = ctx.params as unknown as ApiPublishParams;
@@ -108,6 +109,7 @@ export async function runApiPublish(ctx: RunContext): Promise<Metrics> {
     api_vs_ws: api.rate / ws.rate,
     api_p50_ms: percentile(latency.view(), 50),
     api_p99_ms: percentile(latency.view(), 99),
+    ws_server_us: ws.serverUsPerOp,
     lost: published - delivered,
     errors,
     ...cpuMetrics(api),

@@ -191,6 +191,7 @@ SCENARIOS.push({
     { key: "api_p50_ms", label: "API request p50 (ms)", digits: 2 },
     { key: "api_p99_ms", label: "API request p99 (ms)", digits: 2 },
     { key: "server_us", label: "server CPU per API publish (µs)", digits: 1 },
+    { key: "ws_server_us", label: "server CPU per WebSocket publish (µs)", digits: 1 },
     zero("lost", "publishes not delivered"),
     zero("errors", "errors"),
     ...cpu,
