@@ -80,6 +80,18 @@ Deno.test("api - a wrong key, no key, a GET, an unknown method, bad JSON, a bad 
     const badBody = await api(server, "publish", { topic: 7, extra: true });
     assert.equal(badBody.status, 400);
     assert.deepEqual(badBody.body.data.map((i: Msg) => i.path).sort(), ["", "topic"]);
+    const proto = await api(
+      server,
+      "send",
+      '{"to":{"src":"a"},"message":{"data":{"__proto__":{}}}}',
+    );
+    assert.equal(proto.status, 400);
+    assert.match(proto.body.msg, /__proto__/);
+    const deep = await api(server, "broadcast", {
+      data: JSON.parse("[".repeat(40) + "]".repeat(40)),
+    });
+    assert.equal(deep.status, 400);
+    assert.match(deep.body.msg, /nesting deeper than 32 levels/);
     const big = await api(server, "publish", { topic: "a", data: "x".repeat(2000) });
     assert.equal(big.status, 413);
     // Without a content-length (a chunked stream), the limit holds while reading.

@@ -15,7 +15,7 @@ import type { Config } from "../config.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Outgoing } from "../wire/protocol.ts";
-import { Code, describeIssues, issuesToData } from "../wire/protocol.ts";
+import { Code, describeIssues, issuesToData, unsafeShape } from "../wire/protocol.ts";
 import { replyText } from "../wire/messages.ts";
 import { TokenBucket } from "../session/rate_limit.ts";
 import type { Peers, Target } from "../broker/broker.ts";
@@ -83,6 +83,11 @@ export class Api {
     }
     const body = await this.#body(req);
     if ("code" in body) return json(body);
+    // The WebSocket's rules for any JSON: no `__proto__` key, nesting up to MAX_DEPTH.
+    const shape = typeof body.value === "object" && body.value !== null
+      ? unsafeShape(body.value, this.#host.config.MAX_DEPTH)
+      : null;
+    if (shape !== null) return json({ code: Code.BAD_REQUEST, msg: `Invalid body: ${shape}` });
     const schema = bodySchemas[method as ApiMethod];
     const checked = schema.safeParse(body.value);
     if (!checked.success) {

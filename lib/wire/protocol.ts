@@ -256,8 +256,14 @@ function fastValid(m: Record<string, unknown>, mode: string): boolean {
  * Finds `__proto__` keys and nesting beyond the limit. JSON.parse makes `__proto__` an own key,
  * harmless until some code copies the object with spread or Object.assign; refusing it keeps
  * every later copy safe. The recursion stops at the limit, so a hostile frame cannot overflow it.
+ * The backend API applies it to its bodies too.
+ *
+ * @param node A parsed object or array.
+ * @param maxDepth The deepest nesting allowed (MAX_DEPTH).
+ * @param depth The depth of `node` itself (1 at the top).
+ * @returns What is wrong, or null.
  */
-function unsafeShape(node: object, maxDepth: number, depth = 1): string | null {
+export function unsafeShape(node: object, maxDepth: number, depth = 1): string | null {
   if (depth > maxDepth) return `nesting deeper than ${maxDepth} levels`;
   if (Array.isArray(node)) {
     for (let i = 0; i < node.length; i++) {
