@@ -6,6 +6,9 @@
  * whose issues go back to the client in `data`. Tests check that both agree.
  */
 import { z } from "zod";
+import { type SessionMessage, sessionSchema } from "./session.ts";
+
+export { type SessionMessage, sessionSchema };
 
 /** The protocol codes, as the old library used them plus the extensions. */
 export const Code = {
@@ -50,16 +53,6 @@ export interface PubSubMessage {
   [key: string]: unknown;
 }
 
-/** A session message from a client (v2): `refresh` hands the connection a new token. */
-export interface SessionMessage {
-  mode: "session";
-  action: "refresh";
-  src?: string;
-  id?: MessageId;
-  token: string;
-  [key: string]: unknown;
-}
-
 /** Any message a client may send. */
 export type ClientMessage = RequestMessage | PubSubMessage | SessionMessage;
 
@@ -82,6 +75,7 @@ const MODES = new Set(["req_res", "pub_sub", "session"]);
 const REQ_RES_ACTIONS = new Set(["req"]);
 const PUB_SUB_ACTIONS = new Set(["sub", "unsub", "pub"]);
 const SESSION_ACTIONS = new Set(["refresh"]);
+const ACTIONS = { req_res: REQ_RES_ACTIONS, pub_sub: PUB_SUB_ACTIONS, session: SESSION_ACTIONS };
 const MAX_ID_LENGTH = 128;
 const MAX_SRC_LENGTH = 64;
 const MAX_COMMAND_LENGTH = 128;
@@ -113,13 +107,7 @@ export const pubSubSchema = z.looseObject({
   retain: z.boolean().optional(),
 });
 
-/** The zod schema of a session message (v2), used for error messages and the API contract. */
-export const sessionSchema = z.looseObject({
-  mode: z.literal("session"),
-  action: z.literal("refresh"),
-  ...base,
-  token: z.string().min(1),
-});
+const SCHEMAS = { req_res: requestSchema, pub_sub: pubSubSchema, session: sessionSchema };
 
 /** The result of checking one incoming frame. */
 export type FrameCheck =
@@ -179,11 +167,7 @@ export function checkMessage(value: unknown, limits: FrameLimits): FrameCheck {
       id,
     };
   }
-  const actions = mode === "req_res"
-    ? REQ_RES_ACTIONS
-    : mode === "pub_sub"
-    ? PUB_SUB_ACTIONS
-    : SESSION_ACTIONS;
+  const actions = ACTIONS[mode as keyof typeof ACTIONS];
   if (typeof m.action !== "string" || !actions.has(m.action)) {
     return {
       ok: false,
@@ -198,11 +182,7 @@ export function checkMessage(value: unknown, limits: FrameLimits): FrameCheck {
     };
   }
   if (fastValid(m, mode)) return { ok: true, message: m as unknown as ClientMessage };
-  const schema = mode === "req_res"
-    ? requestSchema
-    : mode === "pub_sub"
-    ? pubSubSchema
-    : sessionSchema;
+  const schema = SCHEMAS[mode as keyof typeof SCHEMAS];
   const result = schema.safeParse(m);
   if (result.success) return { ok: true, message: m as unknown as ClientMessage };
   return {
@@ -256,12 +236,7 @@ function fastValid(m: Record<string, unknown>, mode: string): boolean {
  * Finds `__proto__` keys and nesting beyond the limit. JSON.parse makes `__proto__` an own key,
  * harmless until some code copies the object with spread or Object.assign; refusing it keeps
  * every later copy safe. The recursion stops at the limit, so a hostile frame cannot overflow it.
- * The backend API applies it to its bodies too.
- *
- * @param node A parsed object or array.
- * @param maxDepth The deepest nesting allowed (MAX_DEPTH).
- * @param depth The depth of `node` itself (1 at the top).
- * @returns What is wrong, or null.
+ * The backend API checks its bodies with it too. Returns what is wrong, or null.
  */
 export function unsafeShape(node: object, maxDepth: number, depth = 1): string | null {
   if (depth > maxDepth) return `nesting deeper than ${maxDepth} levels`;
