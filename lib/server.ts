@@ -230,7 +230,7 @@ export class Switchboard implements HttpHost {
   /**
    * Sends a reply-shaped message without `id` to the clients with a role or an id.
    *
-   * @param target `{ src: "front" }` or `{ id: connectionId }`.
+   * @param target `{ src: "front" }`, `{ id: connectionId }` or `{ user: jwtSub }`.
    * @param msg The payload.
    */
   sendTo(target: Target, msg: Outgoing): void {

@@ -248,6 +248,31 @@ Deno.test("api - NDJSON streams every reply as it happens", async () => {
   });
 });
 
+Deno.test("api - an NDJSON client that goes away cancels the command", async () => {
+  await serving(async (server) => {
+    const aborted = Promise.withResolvers<void>();
+    server.command(
+      "api_forever",
+      async (ctx: { progress(p: number): void; signal: AbortSignal }) => {
+        ctx.progress(1);
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+        aborted.resolve();
+      },
+    );
+    const res = await fetch(`http://127.0.0.1:${server.port}/api/command`, {
+      method: "POST",
+      headers: { authorization: `apikey ${KEY}`, accept: "application/x-ndjson" },
+      body: JSON.stringify({ command: "api_forever" }),
+    });
+    const reader = res.body!.getReader();
+    const first = await within(reader.read(), "the first line");
+    assert.match(new TextDecoder().decode(first.value), /"process":1/);
+    await reader.cancel();
+    await within(aborted.promise, "the command's signal to abort");
+    await until(() => server.running === 0, "the command to end");
+  });
+});
+
 Deno.test("api - history, presence and presence_stats without those features: 404 not available", async () => {
   await serving(async (server) => {
     for (const method of ["history", "presence", "presence_stats"]) {

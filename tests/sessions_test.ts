@@ -156,6 +156,17 @@ Deno.test("sessions - the subs claim subscribes at connect; the ack is the first
   c.leave();
 });
 
+Deno.test("sessions - a subs filter the token's own perms forbid: a 403 ack first, nothing subscribed", () => {
+  const server = fakeServer();
+  const c = fakeClient(server, {
+    auth: { id: "p", subs: ["a/1", "b/1"], permissions: { subscribe: ["a/#"] } },
+  });
+  const [ack] = c.messages();
+  assert.deepEqual([ack.action, ack.code], ["ack", 403]);
+  assert.equal(server.hub.filtersOf(c.conn).size, 0);
+  c.leave();
+});
+
 // --- end to end: the real server, real sockets, tokens of a few seconds -------------------------
 
 /** Runs `fn` with a real server on port 0, always shut down after. */
