@@ -44,7 +44,9 @@ if (options.scenarios.includes("idle") && openFiles < IDLE_FILES) {
 
 const plan = scenarios.flatMap((scenario) =>
   Array.from({ length: options.reps }, (_, i) => i + 1).flatMap((rep) =>
-    (scenario.baseline ? ["switchboard"] as const : ["switchboard", "raw"] as const)
+    (scenario.baseline || scenario.switchboardOnly
+      ? ["switchboard"] as const
+      : ["switchboard", "raw"] as const)
       .map((target: TargetName) => ({ scenario, rep, target }))
   )
 );

@@ -8,6 +8,7 @@
 import { type Deferred, deferred } from "./_deferred.ts";
 import { type Dialogue, openDialogue } from "./dialogue.ts";
 import { SwitchboardError } from "./errors.ts";
+import { Refresher } from "./session.ts";
 import { Requests } from "./requests.ts";
 import { type DeliveryHandler, type Subscriber, Subscriptions } from "./subscriptions.ts";
 import type {
@@ -78,6 +79,7 @@ export class SwitchboardClient {
   /** Settled by the next (re)subscription of all filters, sent when a socket opens. */
   #resub: Deferred<Ack> | undefined;
   #listeners = new Map<string, Set<(payload: never) => void>>();
+  #refresher: Refresher | undefined;
 
   /**
    * Starts connecting at once; prefer `connect(url, options)`.
@@ -98,6 +100,21 @@ export class SwitchboardClient {
     this.url = parsed.href;
     this.src = options.src ?? "front";
     this.#options = options;
+    const getToken = options.getToken;
+    if (getToken !== undefined) {
+      this.#refresher = new Refresher({
+        getToken,
+        send: (msg) => {
+          if (this.#ws === undefined || this.#ws.readyState !== OPEN) return false;
+          this.#ws.send(JSON.stringify(msg));
+          return true;
+        },
+        refreshed: (outcome) => {
+          this.#emit("refresh", outcome);
+          if (outcome.error) this.#emit("error", outcome.error);
+        },
+      });
+    }
     this.#WebSocket = options.WebSocket ?? WebSocket;
     this.#reconnect = options.reconnect === false
       ? false
@@ -404,7 +421,7 @@ export class SwitchboardClient {
     const url = new URL(this.url);
     if (this.#options.batch !== false) url.searchParams.set("batch", "1");
     if (!url.searchParams.has("src")) url.searchParams.set("src", this.src);
-    const token = this.#options.token;
+    const token = this.#options.getToken ?? this.#options.token;
     if (token !== undefined) {
       try {
         url.searchParams.set("token", typeof token === "string" ? token : await token());
@@ -523,6 +540,7 @@ export class SwitchboardClient {
       this.#emit("error", new Error(`Ignored a message that is not an object: ${text}`));
       return;
     }
+    if (msg.mode === "session" && this.#refresher?.receive(msg)) return;
     if (this.#requests.route(msg)) return;
     if (msg.mode === "pub_sub" && msg.action === "pub" && typeof msg.topic === "string") {
       this.#subs.dispatch(msg as Delivery, (err) => this.#emit("error", toError(err)));

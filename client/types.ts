@@ -99,6 +99,11 @@ export interface ConnectOptions {
   batch?: boolean;
   /** Sent as `?token=`; a function is called before every connection (to refresh a JWT). */
   token?: string | (() => string | Promise<string>);
+  /**
+   * Where a JWT comes from: called before every connection and on the server's `expiring`
+   * notice, whose new token is sent as a `refresh` so the connection lives on. Wins over `token`.
+   */
+  getToken?: () => string | Promise<string>;
   /** Reconnect after a drop (default `{ minMs: 500, maxMs: 5000 }`); `false` to stay closed. */
   reconnect?: ReconnectOptions | false;
   /** The default local time limit of calls and acks, in ms (default none: the server's applies). */
@@ -126,4 +131,6 @@ export interface ClientEvents {
   error: Error;
   /** An unsolicited message: a broadcast, a `sendTo` message, a reply nobody waits for. */
   message: Message;
+  /** A token refresh answered by the server (`exp`, seconds) or refused (`error`). */
+  refresh: { exp?: number; error?: Error };
 }

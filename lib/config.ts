@@ -51,6 +51,11 @@ export const configSchema = z.object({
   RESTART_URLS: list.default([]),
   RESTART_TIMEOUT_MS: int(1).default(10_000),
   IMAGES_DIR: z.string().min(1).optional(),
+  REFRESH_NOTICE_S: int(0, 86_400).default(30),
+  API_KEY: z.string().min(16, "must be at least 16 characters").regex(
+    /^[\x21-\x7e]+$/,
+    "must be printable ASCII without spaces (it is sent in an Authorization header)",
+  ).optional(),
 });
 
 /** The validated settings, keyed by environment variable name. */
@@ -67,8 +72,8 @@ export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof Config)[];
  * @param input Settings by name, strings or typed values.
  * @returns The complete settings with defaults filled in.
  * @throws {StartupError} One line naming the bad setting and the rule it breaks. The value is
- *   never in the message: it may be a secret (AUTH_TOKEN, JWT_SECRET, a password in BROKER_URL),
- *   and start-up errors end up in logs that many people read.
+ *   never in the message: it may be a secret (AUTH_TOKEN, JWT_SECRET, API_KEY, a password in
+ *   BROKER_URL), and start-up errors end up in logs that many people read.
  */
 export function parseConfig(input: ConfigInput | Record<string, unknown>): Config {
   const picked: Record<string, unknown> = {};

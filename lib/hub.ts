@@ -7,10 +7,10 @@
  *
  * @module
  */
-import type { Clock, TimerId } from "./clock.ts";
-import { MAX_TIMER_MS } from "./clock.ts";
+import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import type { Target, Transport, TransportSink } from "./broker/broker.ts";
+import { targets } from "./broker/targets.ts";
 import type { Fanout } from "./pubsub/pubsub.ts";
 import { Subscriptions } from "./pubsub/subscriptions.ts";
 import type { ClientInfo } from "./commands/command.ts";
@@ -22,6 +22,7 @@ import {
   type SocketLike,
 } from "./session/connection.ts";
 import { SendScheduler } from "./session/send_scheduler.ts";
+import { ExpiryTimers } from "./session/expiry.ts";
 import type { Principal } from "./session/auth.ts";
 import type { Config } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
@@ -32,10 +33,10 @@ import { Code } from "./wire/protocol.ts";
 export interface HubOptions {
   /** This node's id: connection ids start with it, so they are unique across nodes. */
   readonly nodeId: string;
-  /** MAX_CLIENTS, SERVER_SRC, SEND_BUFFER_BYTES, SLOW_CLIENT_MS. */
+  /** MAX_CLIENTS, SERVER_SRC, SEND_BUFFER_BYTES, SLOW_CLIENT_MS, REFRESH_NOTICE_S. */
   readonly config: Pick<
     Config,
-    "MAX_CLIENTS" | "SERVER_SRC" | "SEND_BUFFER_BYTES" | "SLOW_CLIENT_MS"
+    "MAX_CLIENTS" | "SERVER_SRC" | "SEND_BUFFER_BYTES" | "SLOW_CLIENT_MS" | "REFRESH_NOTICE_S"
   >;
   readonly clock: Clock;
   readonly log: Logger;
@@ -70,8 +71,9 @@ export class Hub implements Fanout {
   readonly #options: HubOptions;
   readonly #connections = new Set<Connection>();
   readonly #subscriptions: Subscriptions<Connection>;
-  readonly #expiry = new Map<Connection, TimerId>();
+  readonly #expiry: ExpiryTimers;
   readonly #leaveHooks: ((conn: Connection) => void)[] = [];
+  readonly #joinHooks: ((conn: Connection) => void)[] = [];
   readonly #sendPath: SendPath;
   readonly #events: ConnectionEvents;
   #transport: Transport | undefined;
@@ -93,6 +95,7 @@ export class Hub implements Fanout {
       onMessage: options.onMessage,
       onClose: (conn) => this.leave(conn),
     };
+    this.#expiry = new ExpiryTimers(clock, config.REFRESH_NOTICE_S);
     this.#subscriptions = new Subscriptions({
       first: (filter) => this.#transport?.subscribe(filter),
       last: (filter) => this.#transport?.unsubscribe(filter),
@@ -150,6 +153,20 @@ export class Hub implements Fanout {
     return conn;
   }
 
+  /** Runs `hook` for every admitted connection, before its expiry is armed (the `subs` claim). */
+  onJoin(hook: (conn: Connection) => void): void {
+    this.#joinHooks.push(hook);
+  }
+
+  /**
+   * Re-arms a connection's `expiring` notice and close from its principal (after a refresh).
+   *
+   * @param conn The connection, whose `auth` was just replaced.
+   */
+  renewExpiry(conn: Connection): void {
+    if (this.#connections.has(conn)) this.#expiry.arm(conn);
+  }
+
   /** Runs `hook` for every connection that leaves, after its subscriptions ended. */
   onLeave(hook: (conn: Connection) => void): void {
     this.#leaveHooks.push(hook);
@@ -183,21 +200,9 @@ export class Hub implements Fanout {
     if (log.enabled("debug")) {
       log.debug("Client connected", { client: conn.id, ip: conn.ip, src: conn.src });
     }
-    const expiresAt = conn.auth?.expiresAt;
-    if (expiresAt !== undefined) this.#armExpiry(conn, expiresAt);
+    for (const hook of this.#joinHooks) hook(conn);
+    if (conn.auth?.expiresAt !== undefined) this.#expiry.arm(conn);
     return true;
-  }
-
-  #armExpiry(conn: Connection, expiresAt: number): void {
-    const clock = this.#options.clock;
-    const left = expiresAt - clock.now();
-    if (left <= 0) return conn.close(1008, "Token expired");
-    // Timers are 32-bit: a far-off expiry is re-armed when the first timer fires.
-    const timer = clock.setTimeout(
-      () => this.#armExpiry(conn, expiresAt),
-      Math.min(left, MAX_TIMER_MS),
-    );
-    this.#expiry.set(conn, timer);
   }
 
   /**
@@ -209,8 +214,7 @@ export class Hub implements Fanout {
   leave(conn: Connection): boolean {
     if (conn.state === ConnectionState.Closed) return false;
     conn.state = ConnectionState.Closed;
-    this.#options.clock.clearTimeout(this.#expiry.get(conn));
-    this.#expiry.delete(conn);
+    this.#expiry.forget(conn);
     this.#subscriptions.removeAll(conn);
     this.#sendPath.scheduler.forget(conn);
     const admitted = this.#connections.delete(conn);
@@ -291,8 +295,6 @@ export class Hub implements Fanout {
   }
 
   #sendTo(target: Target, text: string): void {
-    for (const conn of this.#connections) {
-      if ("id" in target ? conn.id === target.id : conn.src === target.src) conn.send(text);
-    }
+    for (const conn of this.#connections) if (targets(conn, target)) conn.send(text);
   }
 }

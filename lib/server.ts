@@ -23,6 +23,9 @@ import { createBroker } from "./broker/mod.ts";
 import { WorkerPool } from "./workers/pool.ts";
 import { handleHttp, type HttpHost } from "./http/handler.ts";
 import { Hub } from "./hub.ts";
+import { Sessions } from "./session/sessions.ts";
+import { Api } from "./http/api.ts";
+import { answerPeer } from "./http/api_cluster.ts";
 
 /** How long shutdown waits for clients to acknowledge the 1001 close. */
 const CLOSE_WAIT_MS = 500;
@@ -43,6 +46,9 @@ export class Switchboard implements HttpHost {
   readonly dispatcher: Dispatcher;
   readonly gate: Gate;
   readonly intake: Intake;
+  readonly sessions: Sessions;
+  /** The backend HTTP API, when API_KEY is set. */
+  readonly api: Api | undefined;
   readonly startedAt: number;
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   #closing = false;
@@ -66,7 +72,12 @@ export class Switchboard implements HttpHost {
       metrics: this.metrics,
       onMessage: (conn, data) => this.intake.message(conn, data),
     });
-    this.broker = createBroker(config, this.hub.local, { log: this.log, nodeId: this.nodeId });
+    // Other nodes' questions (the API's clients, send, disconnect) are answered by every node.
+    const sink = {
+      ...this.hub.local,
+      answer: (question: string) => answerPeer(this.hub, this.nodeId, question),
+    };
+    this.broker = createBroker(config, sink, { log: this.log, nodeId: this.nodeId });
     this.hub.transport = this.broker.transport;
     this.pool = new WorkerPool(routes.workers, {
       size: config.WORKERS,
@@ -96,7 +107,23 @@ export class Switchboard implements HttpHost {
       pubsub: (conn, msg) => this.pubsub.handle(conn, msg),
     });
     this.gate = new Gate(config, this.log, routes.auth, this.clock);
-    this.intake = new Intake(config, this.metrics, this.dispatcher, this.log);
+    this.sessions = new Sessions({
+      config,
+      clock: this.clock,
+      log: this.log,
+      subscribe: (conn, msg) => this.pubsub.handle(conn, msg),
+      filtersOf: (conn) => this.hub.filtersOf(conn),
+      unsubscribe: (conn, filter) => this.hub.unsubscribe(conn, filter),
+      renewExpiry: (conn) => this.hub.renewExpiry(conn),
+    });
+    this.hub.onJoin((conn) => this.sessions.joined(conn));
+    this.api = config.API_KEY === undefined ? undefined : new Api(this, config.API_KEY);
+    const dispatcher = this.dispatcher;
+    this.intake = new Intake(config, this.metrics, {
+      // Session messages never reach the dispatcher: a refresh is no dialogue answer.
+      handle: (conn, msg) =>
+        msg.mode === "session" ? this.sessions.handle(conn, msg) : dispatcher.handle(conn, msg),
+    }, this.log);
     this.hub.onLeave((conn) => {
       this.gate.closed(conn.ip);
       this.dispatcher.drop(conn);
@@ -204,7 +231,7 @@ export class Switchboard implements HttpHost {
   /**
    * Sends a reply-shaped message without `id` to the clients with a role or an id.
    *
-   * @param target `{ src: "front" }` or `{ id: connectionId }`.
+   * @param target `{ src: "front" }`, `{ id: connectionId }` or `{ user: jwtSub }`.
    * @param msg The payload.
    */
   sendTo(target: Target, msg: Outgoing): void {
@@ -260,7 +287,11 @@ export class Switchboard implements HttpHost {
     while (this.hub.size > 0 && this.clock.now() < closeBy) await delay(this.clock, 10);
     await this.#http?.shutdown();
     await this.pool.close();
-    await Promise.all([this.broker.transport.close(), this.broker.store.close()]);
+    await Promise.all([
+      this.broker.transport.close(),
+      this.broker.store.close(),
+      this.broker.peers?.close(),
+    ]);
     this.log.info("Switchboard stopped");
   }
 }

@@ -14,7 +14,7 @@ const decoder = new TextDecoder();
 function childEnv(extra: Record<string, string>): Record<string, string> {
   const env = Deno.env.toObject();
   for (const key of Object.keys(env)) {
-    if (/^(RUST_BACKTRACE|PORT|HOST|LOG_.*|AUTH_TOKEN|JWT_SECRET|BROKER_URL)$/.test(key)) {
+    if (/^(RUST_BACKTRACE|PORT|HOST|LOG_.*|AUTH_TOKEN|JWT_SECRET|API_KEY|BROKER_URL)$/.test(key)) {
       delete env[key];
     }
   }
@@ -40,6 +40,8 @@ Deno.test("secrets - a bad secret setting stops main.ts with a line that names i
     { key: "JWT_SECRET", secret: "short-Secret15c", env: { JWT_SECRET: "short-Secret15c" } },
     { key: "JWT_SECRET", secret: "flagSecretK", args: ["--jwt-secret", "flagSecretK"] },
     { key: "AUTH_TOKEN", secret: "open sesame", env: { AUTH_TOKEN: "open sesame" } },
+    { key: "API_KEY", secret: "shortApiK", env: { API_KEY: "shortApiK" } },
+    { key: "API_KEY", secret: "api key with spaces", env: { API_KEY: "api key with spaces" } },
     { key: "AUTH_TOKEN", secret: "tökenWithUmlaut", env: { AUTH_TOKEN: "tökenWithUmlaut" } },
     // Caught by the settings' rule (the scheme), by the URL parser and by the Redis URL rules.
     { key: "BROKER_URL", secret: "hunter2pw", env: { BROKER_URL: "http://app:hunter2pw@db:80" } },

@@ -9,6 +9,7 @@ import { runClosedLoop } from "./closed_loop.ts";
 import { runPipelined } from "./pipelined.ts";
 import { runFanout } from "./fanout.ts";
 import { runIdle } from "./idle.ts";
+import { BENCH_API_KEY, runApiPublish } from "./api_publish.ts";
 
 const FULL = { warmupMs: 1000, measureMs: 5000 };
 const QUICK = { warmupMs: 300, measureMs: 1000 };
@@ -173,6 +174,30 @@ export const SCENARIOS: Scenario[] = [
     run: runIdle,
   },
 ];
+
+/** The backend API (issue 14): Switchboard alone, its API next to a WebSocket publisher. */
+SCENARIOS.push({
+  id: "api_publish",
+  title:
+    "Backend API publish (HTTP keep-alive, 8 in flight) vs a WebSocket publisher, 1 subscriber",
+  full: { window: 16, concurrency: 8, ...FULL },
+  quick: { window: 16, concurrency: 8, ...QUICK },
+  env: { API_KEY: BENCH_API_KEY, RATE_LIMIT: "0" },
+  switchboardOnly: true,
+  metrics: [
+    { key: "api_rate", label: "API publishes/s", digits: 0 },
+    { key: "ws_rate", label: "WebSocket publishes/s (same run)", digits: 0 },
+    { key: "api_vs_ws", label: "API / WebSocket", digits: 2 },
+    { key: "api_p50_ms", label: "API request p50 (ms)", digits: 2 },
+    { key: "api_p99_ms", label: "API request p99 (ms)", digits: 2 },
+    { key: "server_us", label: "server CPU per API publish (µs)", digits: 1 },
+    { key: "ws_server_us", label: "server CPU per WebSocket publish (µs)", digits: 1 },
+    zero("lost", "publishes not delivered"),
+    zero("errors", "errors"),
+    ...cpu,
+  ],
+  run: runApiPublish,
+});
 
 /**
  * Finds a scenario by id.

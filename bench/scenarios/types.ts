@@ -61,6 +61,8 @@ export interface Scenario {
    * the raw server's figures in this other scenario (the raw server does not batch).
    */
   baseline?: string;
+  /** Run against Switchboard alone, with no raw figures (what it measures has no raw twin). */
+  switchboardOnly?: boolean;
   /** The figures it reports. */
   metrics: Metric[];
   /** Runs the load in the load-generator process and returns the figures. */

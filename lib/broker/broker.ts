@@ -22,8 +22,11 @@
  * @module
  */
 
-/** Who a `sendTo` message is for: every client with that role, or one connection id. */
-export type Target = { src: string } | { id: string };
+/**
+ * Who a `sendTo` message is for: every client with that role, one connection id, or every
+ * connection of one user (the authenticated principal's id, a JWT's `sub`).
+ */
+export type Target = { src: string } | { id: string } | { user: string };
 
 /** Where a transport hands what other nodes sent. */
 export interface TransportSink {
@@ -33,6 +36,19 @@ export interface TransportSink {
   broadcast(text: string): void;
   /** A `sendTo` from another node: send to the matching local clients. */
   sendTo(target: Target, text: string): void;
+  /** A question from another node (see {@linkcode Peers}): this node's answer. */
+  answer?(question: string): string | Promise<string>;
+}
+
+/**
+ * Questions every other node answers (the backend API's `clients`, `send`, `disconnect`). Engines
+ * without peers (memory) have none: the node is alone.
+ */
+export interface Peers {
+  /** Asks every other node; resolves with the answers that came before a short deadline. */
+  ask(question: string): Promise<string[]>;
+  /** Stops asking and answering. */
+  close(): Promise<void>;
 }
 
 /** Moves messages between nodes. Never blocks or throws on the local path. */
@@ -77,8 +93,9 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** A transport and a store of one engine, as BROKER_URL names it. */
+/** A transport and a store of one engine, as BROKER_URL names it (and its peers, if any). */
 export interface Broker {
   readonly transport: Transport;
   readonly store: Store;
+  readonly peers?: Peers;
 }

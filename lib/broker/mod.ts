@@ -12,6 +12,7 @@ import { MemoryTransport } from "./memory_transport.ts";
 import { RedisConnection } from "./redis_connection.ts";
 import { RedisStore } from "./redis_store.ts";
 import { RedisTransport } from "./redis_transport.ts";
+import { RedisPeers } from "./redis_peers.ts";
 
 /** Options of {@linkcode createBroker}. */
 export interface BrokerOptions {
@@ -56,6 +57,7 @@ export function createBroker(
     return {
       transport: new RedisTransport(redis, sink, { nodeId: options.nodeId }),
       store: new RedisStore(redis, { maxRetained: config.MAX_RETAINED }),
+      peers: new RedisPeers(redis, sink, { nodeId: options.nodeId }),
     };
   }
   throw new StartupError(

@@ -126,7 +126,11 @@ export class RedisTransport implements Transport {
   }
 
   sendTo(target: Target, text: string): void {
-    const [kind, value] = "id" in target ? ["i", target.id] : ["s", target.src];
+    const [kind, value] = "id" in target
+      ? ["i", target.id]
+      : "user" in target
+      ? ["u", target.user]
+      : ["s", target.src];
     const payload = `${this.#self}${kind}${value.length}:${value}${text}`;
     this.#redis.sender()?.publish(this.#directs, payload).catch(this.#redis.onSendError);
   }
@@ -165,13 +169,14 @@ export class RedisTransport implements Transport {
     }
   };
 
-  /** `<node id> <i|s><length>:<id or src><text>`, from `header` on. */
+  /** `<node id> <i|u|s><length>:<id, user or src><text>`, from `header` on. */
   #direct(message: string, header: number): void {
     const colon = message.indexOf(":", header + 1);
     const length = Number(message.slice(header + 1, colon));
     if (colon < 0 || !Number.isInteger(length)) return;
     const value = message.slice(colon + 1, colon + 1 + length);
-    const target = message[header] === "i" ? { id: value } : { src: value };
+    const kind = message[header];
+    const target = kind === "i" ? { id: value } : kind === "u" ? { user: value } : { src: value };
     this.#sink.sendTo(target, message.slice(colon + 1 + length));
   }
 

@@ -7,6 +7,7 @@ import { type Connection, ConnectionState } from "../session/connection.ts";
 import type { ClientMessage, MessageId, Outgoing, RequestMessage } from "../wire/protocol.ts";
 import { Code } from "../wire/protocol.ts";
 import { errorText, replyText, successText } from "../wire/messages.ts";
+import { Inbox, MAX_INBOX } from "./inbox.ts";
 import {
   type ClientInfo,
   type Command,
@@ -40,9 +41,6 @@ export interface RunLane {
   takeQueued(): ClientMessage | undefined;
 }
 
-/** Dialogue messages kept for a handler that has not called recv() yet. */
-const MAX_INBOX = 64;
-
 /** One command execution; it is the handler's `ctx`. */
 export class CommandRun implements CommandContext<unknown, unknown> {
   readonly id: MessageId | undefined;
@@ -52,8 +50,7 @@ export class CommandRun implements CommandContext<unknown, unknown> {
   #timer: TimerId | undefined;
   #lane: RunLane | undefined;
   #onEnd: (() => void) | undefined;
-  #inbox: ClientMessage[] | undefined;
-  #waiter: PromiseWithResolvers<ClientMessage> | undefined;
+  #inbox: Inbox | undefined;
   /** When an asynchronous handler started; synchronous ones are not timed (they take µs). */
   #started = 0;
   #reason: unknown;
@@ -91,7 +88,7 @@ export class CommandRun implements CommandContext<unknown, unknown> {
   }
 
   get waiting(): boolean {
-    return this.#waiter !== undefined;
+    return this.#inbox?.waiting ?? false;
   }
 
   /**
@@ -150,28 +147,21 @@ export class CommandRun implements CommandContext<unknown, unknown> {
   }
 
   recv(): Promise<ClientMessage> {
+    if (!this.conn.dialogue) {
+      return Promise.reject(new CommandError(Code.BAD_REQUEST, noDialogue(this.def.name)));
+    }
     if (this.#done) {
       return Promise.reject(this.#ac?.signal.reason ?? new Error("Command has finished"));
     }
-    const queued = this.id === undefined ? this.#lane?.takeQueued() : this.#inbox?.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    this.#waiter = Promise.withResolvers<ClientMessage>();
-    return this.#waiter.promise;
+    const lane = this.#lane;
+    const take = this.id === undefined && lane !== undefined ? () => lane.takeQueued() : undefined;
+    return (this.#inbox ??= new Inbox()).next(take);
   }
 
   deliver(msg: ClientMessage): void {
-    const waiter = this.#waiter;
-    if (waiter !== undefined) {
-      this.#waiter = undefined;
-      waiter.resolve(msg);
-      return;
-    }
-    const inbox = this.#inbox ??= [];
-    if (inbox.length >= MAX_INBOX) {
-      const text = `Too many unread dialogue messages (limit ${MAX_INBOX})`;
-      return void this.conn.send(errorText(this.host.config.SERVER_SRC, msg, 429, text));
-    }
-    inbox.push(msg);
+    if ((this.#inbox ??= new Inbox()).put(msg)) return;
+    const text = `Too many unread dialogue messages (limit ${MAX_INBOX})`;
+    this.conn.send(errorText(this.host.config.SERVER_SRC, msg, Code.RATE_LIMITED, text));
   }
 
   publish(topic: string, msg: PublishMessage): void {
@@ -267,16 +257,9 @@ export class CommandRun implements CommandContext<unknown, unknown> {
     if (reason !== undefined) {
       this.#reason = reason;
       this.#ac?.abort(reason);
-      this.#waiter?.reject(reason);
-      this.#waiter?.promise.catch(() => {});
-    } else if (this.#waiter !== undefined) {
-      this.#waiter.reject(new Error("Command has finished"));
-      this.#waiter.promise.catch(() => {});
     }
-    this.#waiter = undefined;
-    const unread = this.#inbox;
-    if (unread !== undefined && unread.length > 0 && this.conn.state === ConnectionState.Open) {
-      this.#inbox = undefined;
+    const unread = this.#inbox?.close(reason ?? new Error("Command has finished")) ?? [];
+    if (unread.length > 0 && this.conn.state === ConnectionState.Open) {
       // A message of this dialogue that the handler never read still deserves a reply.
       const text = `Not read: command "${this.def.name}" with id ${
         JSON.stringify(this.id)
@@ -297,4 +280,9 @@ export class CommandRun implements CommandContext<unknown, unknown> {
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === "object" && v !== null &&
     typeof (v as PromiseLike<unknown>).then === "function";
+}
+
+/** Why `ctx.recv()` fails for a client that cannot answer (the backend HTTP API). */
+function noDialogue(name: string): string {
+  return `Command "${name}" waits for a further message (ctx.recv()): it cannot run over HTTP`;
 }

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import type { Command } from "../commands/command.ts";
 import type { TopicCallback } from "../pubsub/topic_file.ts";
-import { pubSubSchema, requestSchema } from "../wire/protocol.ts";
+import { pubSubSchema, requestSchema, sessionSchema } from "../wire/protocol.ts";
 
 /** What the document is made from. */
 export interface ContractSource {
@@ -24,6 +24,24 @@ export function buildContract(source: ContractSource): Record<string, unknown> {
   const messages: Record<string, unknown> = {
     request: { name: "request", summary: "Any request", payload: schema(requestSchema) },
     pubsub: { name: "pubsub", summary: "sub, unsub or pub", payload: schema(pubSubSchema) },
+    session: {
+      name: "session",
+      summary: "refresh: a new JWT for the live connection, answered with its new exp",
+      payload: schema(sessionSchema),
+    },
+    expiring: {
+      name: "expiring",
+      summary: "Sent REFRESH_NOTICE_S before the token's exp (server to client)",
+      payload: {
+        type: "object",
+        required: ["mode", "action", "exp"],
+        properties: {
+          mode: { const: "session" },
+          action: { const: "expiring" },
+          exp: { type: "integer", description: "The token's exp, seconds since the epoch" },
+        },
+      },
+    },
   };
   const commands: Record<string, unknown> = {};
   for (

@@ -9,6 +9,7 @@ import { CHART_JS } from "./console/chart.ts";
 import { FORMS_JS } from "./console/forms.ts";
 import { DASHBOARD_JS } from "./console/dashboard.ts";
 import { APP_JS } from "./console/app.ts";
+import { API_JS } from "./console/api_panel.ts";
 
 const CSP = [
   "default-src 'none'",
@@ -132,6 +133,16 @@ export const CONSOLE_HTML = `<!doctype html>
       </form>
     </div>
   </section>
+  <section class="card"><h2>Backend API</h2>
+    <form id="api-form">
+      <div class="row"><input id="api-key" type="password" autocomplete="off" placeholder="API key" size="28" aria-label="API key">
+        <button id="api-forget" class="secondary">Forget key</button>
+        <select id="api-method" aria-label="API method"></select><span id="api-state" class="muted"></span></div>
+      <textarea id="api-body" aria-label="Request body as JSON">{}</textarea>
+      <div class="row"><button>Call</button><span class="muted">the key stays in this tab only</span></div>
+    </form>
+    <pre id="api-result" class="result"></pre>
+  </section>
   <section class="card"><h2>Messages</h2>
     <div class="row"><button id="heartbeat">Heartbeat</button><span id="hb-result" class="muted"></span>
       <button id="clear-log" class="secondary">Clear log</button></div>
@@ -140,7 +151,7 @@ export const CONSOLE_HTML = `<!doctype html>
     <div id="log" aria-live="polite"></div>
   </section>
 </main>
-<script type="module">${CHART_JS}${FORMS_JS}${DASHBOARD_JS}${APP_JS}</script>
+<script type="module">${CHART_JS}${FORMS_JS}${DASHBOARD_JS}${APP_JS}${API_JS}</script>
 </body>
 </html>
 `;

@@ -1,9 +1,12 @@
 /**
- * Plain HTTP on the WebSocket port: /healthz, /metrics and the console page. Everything else 404.
+ * Plain HTTP on the WebSocket port: /healthz, /metrics, /stats.json, /asyncapi.json,
+ * /openapi.json, the console page, and the backend API under /api/. Everything else 404.
  */
 import { CONSOLE_HTML } from "./console_page.ts";
 import { buildContract } from "./asyncapi.ts";
 import { statsResponse } from "./stats.ts";
+import { buildOpenApi } from "./openapi.ts";
+import { json } from "./api_client.ts";
 import type { Config } from "../config.ts";
 import type { Clock } from "../clock.ts";
 import type { Metrics } from "../metrics.ts";
@@ -31,6 +34,8 @@ export interface HttpHost {
   };
   readonly broker: { readonly transport: Transport };
   readonly pool: Pick<WorkerPool, "stats">;
+  /** The backend API, when API_KEY is set. */
+  readonly api?: { handle(req: Request, method: string): Promise<Response> };
 }
 
 /**
@@ -40,11 +45,15 @@ export interface HttpHost {
  * @param req The request.
  * @returns The response.
  */
-export function handleHttp(server: HttpHost, req: Request): Response {
+export function handleHttp(server: HttpHost, req: Request): Response | Promise<Response> {
+  const path = new URL(req.url).pathname;
+  if (path.startsWith("/api/")) {
+    return server.api?.handle(req, path.slice(5)) ??
+      json({ code: 404, msg: "The backend API is off: API_KEY is not set" });
+  }
   if (req.method !== "GET" && req.method !== "HEAD") {
     return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
   }
-  const path = new URL(req.url).pathname;
   if (path === "/healthz") {
     return Response.json(health(server), { status: server.closing ? 503 : 200 });
   }
@@ -65,6 +74,9 @@ export function handleHttp(server: HttpHost, req: Request): Response {
       topics: server.topics,
       serverSrc: server.config.SERVER_SRC,
     }));
+  }
+  if (path === "/openapi.json") {
+    return Response.json(buildOpenApi({ commands: server.commands, enabled: !!server.api }));
   }
   if (path === "/") {
     return new Response(CONSOLE_HTML, { headers: { "content-type": "text/html; charset=utf-8" } });

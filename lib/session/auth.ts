@@ -15,7 +15,7 @@
  * With both 2 and 3 configured, either one lets the client in.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { JwtError, verifyJwt } from "./jwt.ts";
+import { type JwtClaims, JwtError, verifyJwt } from "./jwt.ts";
 import { type Permissions, permissionsFromClaims } from "./permissions.ts";
 
 /** An authenticated client. */
@@ -26,6 +26,8 @@ export interface Principal {
   permissions?: Permissions;
   /** When its credentials expire, in ms since the epoch; the server may close the socket then. */
   expiresAt?: number;
+  /** Topic filters subscribed at connect, before the client's first message (JWT `subs`). */
+  subs?: readonly string[];
 }
 
 /** A custom authentication hook: the default export of an app's `auth.ts`. */
@@ -122,12 +124,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator | null {
       return null;
     }
     try {
-      const claims = await verifyJwt(token, jwtSecret);
-      const principal: Principal = { id: claims.sub ?? "jwt" };
-      const permissions = permissionsFromClaims(claims);
-      if (permissions) principal.permissions = permissions;
-      if (claims.exp !== undefined) principal.expiresAt = claims.exp * 1000;
-      return principal;
+      return principalFromClaims(await verifyJwt(token, jwtSecret));
     } catch (e) {
       if (!(e instanceof JwtError || e instanceof TypeError)) throw e;
       onDenied?.(
@@ -136,6 +133,34 @@ export function createAuthenticator(opts: AuthOptions): Authenticator | null {
       return null;
     }
   };
+}
+
+/**
+ * The principal of a verified JWT: id from `sub` (`"jwt"` when absent), permissions from `perms`,
+ * expiry from `exp`, the filters to subscribe at connect from `subs`.
+ *
+ * @param claims The verified claims.
+ * @returns The principal.
+ * @throws {JwtError} When `subs` is not a list of strings (or `perms` is malformed).
+ * @example
+ * ```ts
+ * principalFromClaims({ sub: "panel-7", exp: 1764640000, subs: ["panels/7"] });
+ * // { id: "panel-7", expiresAt: 1764640000000, subs: ["panels/7"] }
+ * ```
+ */
+export function principalFromClaims(claims: JwtClaims): Principal {
+  const principal: Principal = { id: claims.sub ?? "jwt" };
+  const permissions = permissionsFromClaims(claims);
+  if (permissions) principal.permissions = permissions;
+  if (claims.exp !== undefined) principal.expiresAt = claims.exp * 1000;
+  const subs = claims.subs;
+  if (subs !== undefined) {
+    if (!Array.isArray(subs) || subs.some((s) => typeof s !== "string")) {
+      throw new JwtError("malformed", 'Malformed token: "subs" must be a list of topic filters');
+    }
+    if (subs.length > 0) principal.subs = subs;
+  }
+  return principal;
 }
 
 /**

@@ -60,6 +60,8 @@ export class Connection implements Scheduled {
   events: ConnectionEvents | undefined;
   /** Deliveries dropped because the client did not read. */
   dropped = 0;
+  /** False for a client that cannot answer `ctx.recv()` (the backend HTTP API). */
+  dialogue = true;
   #overSince = 0;
   /** Messages joined for a batching client, waiting for the socket to finish writing. */
   #pending: string | undefined;

@@ -6,7 +6,7 @@
 import type { Config } from "../config.ts";
 import { type Connection, ConnectionState } from "./connection.ts";
 import type { Logger } from "../log.ts";
-import { ackText, replyText } from "../wire/messages.ts";
+import { ackText, replyText, sessionText } from "../wire/messages.ts";
 import type { Metrics } from "../metrics.ts";
 import {
   type ClientMessage,
@@ -105,6 +105,8 @@ export class Intake {
     conn.send(
       mode === "pub_sub"
         ? ackText(src, id, undefined, code, msg, data)
+        : mode === "session"
+        ? sessionText("refresh", { id, code, msg, data })
         : replyText(src, id, undefined, { code, msg, data }),
     );
   }

@@ -130,3 +130,17 @@ export function errorText(
     ? replyText(src, msg.id, (msg as RequestMessage).command, { code, msg: text, data })
     : ackText(src, msg.id, msg.topic, code, text, data);
 }
+
+/**
+ * A session message (v2): the `expiring` notice, or the answer to a `refresh`.
+ *
+ * @param action `expiring` or `refresh`.
+ * @param fields The id, code, msg and `exp` (seconds since the epoch) as they apply.
+ * @returns The serialised message.
+ */
+export function sessionText(
+  action: "expiring" | "refresh",
+  fields: { id?: MessageId; code?: number; msg?: string; exp?: number; [key: string]: unknown },
+): string {
+  return JSON.stringify({ mode: "session", action, ...fields });
+}

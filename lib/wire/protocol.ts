@@ -6,6 +6,9 @@
  * whose issues go back to the client in `data`. Tests check that both agree.
  */
 import { z } from "zod";
+import { type SessionMessage, sessionSchema } from "./session.ts";
+
+export { type SessionMessage, sessionSchema };
 
 /** The protocol codes, as the old library used them plus the extensions. */
 export const Code = {
@@ -51,7 +54,7 @@ export interface PubSubMessage {
 }
 
 /** Any message a client may send. */
-export type ClientMessage = RequestMessage | PubSubMessage;
+export type ClientMessage = RequestMessage | PubSubMessage | SessionMessage;
 
 /** What a handler or the server sends: the optional fields of a reply or publish. */
 export interface Outgoing {
@@ -68,9 +71,11 @@ export interface FrameLimits {
   maxDepth: number;
 }
 
-const MODES = new Set(["req_res", "pub_sub"]);
+const MODES = new Set(["req_res", "pub_sub", "session"]);
 const REQ_RES_ACTIONS = new Set(["req"]);
 const PUB_SUB_ACTIONS = new Set(["sub", "unsub", "pub"]);
+const SESSION_ACTIONS = new Set(["refresh"]);
+const ACTIONS = { req_res: REQ_RES_ACTIONS, pub_sub: PUB_SUB_ACTIONS, session: SESSION_ACTIONS };
 const MAX_ID_LENGTH = 128;
 const MAX_SRC_LENGTH = 64;
 const MAX_COMMAND_LENGTH = 128;
@@ -101,6 +106,8 @@ export const pubSubSchema = z.looseObject({
   msg: z.string().optional(),
   retain: z.boolean().optional(),
 });
+
+const SCHEMAS = { req_res: requestSchema, pub_sub: pubSubSchema, session: sessionSchema };
 
 /** The result of checking one incoming frame. */
 export type FrameCheck =
@@ -156,11 +163,11 @@ export function checkMessage(value: unknown, limits: FrameLimits): FrameCheck {
         ? 'Invalid message: "mode" is required'
         : typeof mode !== "string"
         ? 'Invalid message: "mode" must be a string'
-        : `Unknown mode: ${JSON.stringify(mode)} (expected "req_res" or "pub_sub")`,
+        : `Unknown mode: ${JSON.stringify(mode)} (expected "req_res", "pub_sub" or "session")`,
       id,
     };
   }
-  const actions = mode === "req_res" ? REQ_RES_ACTIONS : PUB_SUB_ACTIONS;
+  const actions = ACTIONS[mode as keyof typeof ACTIONS];
   if (typeof m.action !== "string" || !actions.has(m.action)) {
     return {
       ok: false,
@@ -175,7 +182,7 @@ export function checkMessage(value: unknown, limits: FrameLimits): FrameCheck {
     };
   }
   if (fastValid(m, mode)) return { ok: true, message: m as unknown as ClientMessage };
-  const schema = mode === "req_res" ? requestSchema : pubSubSchema;
+  const schema = SCHEMAS[mode as keyof typeof SCHEMAS];
   const result = schema.safeParse(m);
   if (result.success) return { ok: true, message: m as unknown as ClientMessage };
   return {
@@ -214,6 +221,7 @@ function fastValid(m: Record<string, unknown>, mode: string): boolean {
     const k = m.kwargs;
     return k === undefined || (typeof k === "object" && k !== null && !Array.isArray(k));
   }
+  if (mode === "session") return typeof m.token === "string" && m.token.length > 0;
   const t = m.topic;
   if (typeof t !== "string") {
     if (!Array.isArray(t)) return false;
@@ -228,8 +236,9 @@ function fastValid(m: Record<string, unknown>, mode: string): boolean {
  * Finds `__proto__` keys and nesting beyond the limit. JSON.parse makes `__proto__` an own key,
  * harmless until some code copies the object with spread or Object.assign; refusing it keeps
  * every later copy safe. The recursion stops at the limit, so a hostile frame cannot overflow it.
+ * The backend API checks its bodies with it too. Returns what is wrong, or null.
  */
-function unsafeShape(node: object, maxDepth: number, depth = 1): string | null {
+export function unsafeShape(node: object, maxDepth: number, depth = 1): string | null {
   if (depth > maxDepth) return `nesting deeper than ${maxDepth} levels`;
   if (Array.isArray(node)) {
     for (let i = 0; i < node.length; i++) {
