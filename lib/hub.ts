@@ -7,12 +7,11 @@
  *
  * @module
  */
-import type { Clock, TimerId } from "./clock.ts";
-import { MAX_TIMER_MS } from "./clock.ts";
+import { type Clock, MAX_TIMER_MS, type TimerId } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import type { Target, Transport, TransportSink } from "./broker/broker.ts";
 import type { Fanout } from "./pubsub/pubsub.ts";
-import { Subscriptions } from "./pubsub/subscriptions.ts";
+import { type Membership, Subscriptions } from "./pubsub/subscriptions.ts";
 import type { ClientInfo } from "./commands/command.ts";
 import {
   Connection,
@@ -74,6 +73,7 @@ export class Hub implements Fanout {
   readonly #leaveHooks: ((conn: Connection) => void)[] = [];
   readonly #sendPath: SendPath;
   readonly #events: ConnectionEvents;
+  /** Told of every subscription made and ended (presence). */ membership?: Membership<Connection>;
   #transport: Transport | undefined;
   #nextId = 0;
   #lastFullLog = 0;
@@ -96,6 +96,8 @@ export class Hub implements Fanout {
     this.#subscriptions = new Subscriptions({
       first: (filter) => this.#transport?.subscribe(filter),
       last: (filter) => this.#transport?.unsubscribe(filter),
+      added: (conn, filter) => this.membership?.added?.(conn, filter),
+      removed: (conn, filter) => this.membership?.removed?.(conn, filter),
     });
     this.local = {
       deliver: (topic, text) => this.#deliver(topic, text),

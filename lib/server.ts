@@ -17,6 +17,7 @@ import type { Outgoing } from "./wire/protocol.ts";
 import { replyText } from "./wire/messages.ts";
 import { Metrics } from "./metrics.ts";
 import { PubSub } from "./pubsub/pubsub.ts";
+import { Presence } from "./pubsub/presence.ts";
 import type { TopicCallback } from "./pubsub/topic_file.ts";
 import type { Broker, Target } from "./broker/broker.ts";
 import { createBroker } from "./broker/mod.ts";
@@ -39,6 +40,7 @@ export class Switchboard implements HttpHost {
   readonly hub: Hub;
   readonly broker: Broker;
   readonly pubsub: PubSub;
+  readonly presence: Presence;
   readonly pool: WorkerPool;
   readonly dispatcher: Dispatcher;
   readonly gate: Gate;
@@ -66,8 +68,20 @@ export class Switchboard implements HttpHost {
       metrics: this.metrics,
       onMessage: (conn, data) => this.intake.message(conn, data),
     });
-    this.broker = createBroker(config, this.hub.local, { log: this.log, nodeId: this.nodeId });
+    this.broker = createBroker(config, this.hub.local, {
+      log: this.log,
+      nodeId: this.nodeId,
+      clock: this.clock,
+    });
     this.hub.transport = this.broker.transport;
+    this.presence = new Presence({
+      config,
+      clock: this.clock,
+      log: this.log,
+      topics: this.topics,
+      store: this.broker.presence,
+    });
+    this.hub.membership = this.presence;
     this.pool = new WorkerPool(routes.workers, {
       size: config.WORKERS,
       queueLimit: config.WORKER_QUEUE,
@@ -81,6 +95,7 @@ export class Switchboard implements HttpHost {
       topics: this.topics,
       fanout: this.hub,
       store: this.broker.store,
+      presence: this.presence,
     });
     this.dispatcher = new Dispatcher({
       config,
@@ -259,7 +274,12 @@ export class Switchboard implements HttpHost {
     while (this.hub.size > 0 && this.clock.now() < closeBy) await delay(this.clock, 10);
     await this.#http?.shutdown();
     await this.pool.close();
-    await Promise.all([this.broker.transport.close(), this.broker.store.close()]);
+    this.presence.close();
+    await Promise.all([
+      this.broker.transport.close(),
+      this.broker.store.close(),
+      this.broker.presence.close(),
+    ]);
     this.log.info("Switchboard stopped");
   }
 }

@@ -1,0 +1,154 @@
+/**
+ * Join and leave events: who watches which topics (a `sub` with `"join_leave": true`), and the
+ * sending of each presence change to them, with the storm guard. The presence store reports every
+ * change once on every node (lib/broker/broker.ts); this module turns the changes into messages.
+ *
+ * The storm guard (docs/presence.md, "Storms"):
+ * 1. Changes are gathered for {@linkcode EVENT_WINDOW_MS} and sent together at the end of the
+ *    window (a batching client gets them in one frame). A join and a leave of the same
+ *    connection in one window cancel out: only net changes are sent.
+ * 2. Each change is serialised once, whatever the number of watchers.
+ * 3. A topic with more than {@linkcode MAX_EVENTS_PER_WINDOW} net changes in one window sends
+ *    each watcher one `presence_sync` message with the counts instead of the events.
+ * 4. A watcher whose socket already holds more than half its send budget (SEND_BUFFER_BYTES)
+ *    gets one `presence_sync` for the window instead of its events, so it is neither closed as
+ *    a slow client nor left with a silent gap.
+ * A `presence_sync` tells the client to read the list again with a `presence` request.
+ *
+ * @module
+ */
+import type { Clock, TimerId } from "../clock.ts";
+import type { PresenceEntry } from "../broker/broker.ts";
+import type { Connection } from "../session/connection.ts";
+import { Subscriptions } from "./subscriptions.ts";
+
+/** How long changes are gathered before they are sent. */
+export const EVENT_WINDOW_MS = 50;
+/** The most events per topic and window; beyond it watchers get one `presence_sync`. */
+export const MAX_EVENTS_PER_WINDOW = 500;
+
+type Kind = "join" | "leave";
+interface Change {
+  kind: Kind;
+  entry: PresenceEntry;
+}
+
+/**
+ * The join/leave watchers of one node and the events sent to them.
+ *
+ * @example
+ * ```ts
+ * const events = new JoinLeave(systemClock);
+ * events.watch(conn, "panels/7");
+ * events.change("join", "panels/7", { client: "n1-2", user: "ann", src: "front", info: null });
+ * // 50 ms later conn gets {"mode":"pub_sub","action":"join","topic":"panels/7","data":{…}}
+ * ```
+ */
+export class JoinLeave {
+  /** Join and leave events handed to sockets (for /metrics). */
+  sent = 0;
+  /** `presence_sync` messages handed to sockets (for /metrics). */
+  syncs = 0;
+  readonly #clock: Clock;
+  readonly #watchers = new Subscriptions<Connection>({ first() {}, last() {} });
+  readonly #pending = new Map<string, Map<string, Change>>();
+  #timer: TimerId | undefined;
+
+  /** @param clock The clock of the event window. */
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** How many (filter, connection) watches this node holds. */
+  get watches(): number {
+    return this.#watchers.size;
+  }
+
+  /** `conn` gets the join and leave events of the presence topics `filter` matches. */
+  watch(conn: Connection, filter: string): void {
+    this.#watchers.add(conn, filter);
+  }
+
+  /** Stops `conn` watching `filter` (it unsubscribed or left). */
+  unwatch(conn: Connection, filter: string): void {
+    this.#watchers.remove(conn, filter);
+  }
+
+  /**
+   * Takes one change for the next window, if any local connection watches its topic.
+   *
+   * @param kind Join or leave.
+   * @param topic The topic.
+   * @param entry Who joined or left.
+   */
+  change(kind: Kind, topic: string, entry: PresenceEntry): void {
+    let watched = false;
+    this.#watchers.match(topic, () => watched = true);
+    if (!watched) return;
+    let changes = this.#pending.get(topic);
+    if (changes === undefined) this.#pending.set(topic, changes = new Map());
+    const before = changes.get(entry.client);
+    if (before !== undefined && before.kind !== kind) changes.delete(entry.client);
+    else changes.set(entry.client, { kind, entry });
+    this.#timer ??= this.#clock.setTimeout(() => this.#flush(), EVENT_WINDOW_MS);
+  }
+
+  /** Drops what is pending and stops the window timer (shutdown). */
+  close(): void {
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending.clear();
+  }
+
+  #flush(): void {
+    this.#timer = undefined;
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    for (const [topic, changes] of pending) {
+      if (changes.size === 0) continue;
+      const watchers: Connection[] = [];
+      this.#watchers.match(topic, (conn) => void watchers.push(conn));
+      if (watchers.length > 0) this.#send(topic, [...changes.values()], watchers);
+    }
+  }
+
+  #send(topic: string, changes: Change[], watchers: Connection[]): void {
+    let sync: string | undefined;
+    const syncText = () => sync ??= presenceSyncText(topic, changes);
+    if (changes.length > MAX_EVENTS_PER_WINDOW) {
+      for (const conn of watchers) if (conn.send(syncText())) this.syncs++;
+      return;
+    }
+    const texts = changes.map((c) => joinLeaveText(c.kind, topic, c.entry));
+    for (const conn of watchers) {
+      if (conn.socket.bufferedAmount > conn.path.sendBufferBytes / 2) {
+        if (conn.send(syncText())) this.syncs++;
+        continue;
+      }
+      for (let i = 0; i < changes.length; i++) {
+        // Never about itself.
+        if (changes[i].entry.client !== conn.id && conn.send(texts[i])) this.sent++;
+      }
+    }
+  }
+}
+
+/**
+ * A join or leave event.
+ *
+ * @param kind `join` or `leave`.
+ * @param topic The topic.
+ * @param entry Who joined or left.
+ * @returns The serialised event.
+ */
+export function joinLeaveText(kind: Kind, topic: string, entry: PresenceEntry): string {
+  return JSON.stringify({ mode: "pub_sub", action: kind, topic, data: entry });
+}
+
+/** The message that replaces a window's events: how many joins and leaves it held. */
+function presenceSyncText(topic: string, changes: Change[]): string {
+  let joins = 0;
+  for (const c of changes) if (c.kind === "join") joins++;
+  const data = { joins, leaves: changes.length - joins };
+  return JSON.stringify({ mode: "pub_sub", action: "presence_sync", topic, data });
+}
