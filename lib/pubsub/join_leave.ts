@@ -5,8 +5,9 @@
  *
  * The storm guard (docs/presence.md, "Storms"):
  * 1. Changes are gathered for {@linkcode EVENT_WINDOW_MS} and sent together at the end of the
- *    window (a batching client gets them in one frame). A join and a leave of the same
- *    connection in one window cancel out: only net changes are sent.
+ *    window, in one turn of the event loop (a batching client gets them joined in as few frames
+ *    as its socket allows). A join and a leave of the same connection in one window cancel out:
+ *    only net changes are sent.
  * 2. Each change is serialised once, whatever the number of watchers.
  * 3. A topic with more than {@linkcode MAX_EVENTS_PER_WINDOW} net changes in one window sends
  *    each watcher one `presence_sync` message with the counts instead of the events.
