@@ -9,6 +9,7 @@ import { until } from "./_helpers.ts";
 import { signJwt } from "../lib/session/jwt.ts";
 import { defineTopic } from "../lib/mod.ts";
 import type { Switchboard } from "../lib/server.ts";
+import { connect, type PresenceEvent, SwitchboardError } from "../client/mod.ts";
 
 const SECRET = "presence-test-secret-0123456789";
 
@@ -282,6 +283,56 @@ Deno.test(
       const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
       assert.match(text, /^switchboard_presence_entries 2$/m);
       assert.match(text, /^switchboard_presence_events_total 1$/m);
+    } finally {
+      await Promise.all([watcher.close(), ann.close()]);
+    }
+  }),
+);
+
+Deno.test(
+  "client SDK - presence, presenceStats and join/leave events, restored after a reconnect",
+  withPresence(async (server) => {
+    const url = wsUrl(server);
+    const tokenFor = (sub: string) =>
+      signJwt({ sub, exp: Math.floor(Date.now() / 1000) + 600 }, SECRET);
+    const watcher = connect(url, {
+      src: "watcher",
+      token: await tokenFor("w"),
+      reconnect: { minMs: 10, maxMs: 50 },
+    });
+    const ann = connect(url, { token: await tokenFor("ann") });
+    const events: PresenceEvent[] = [];
+    const deliveries: string[] = [];
+    try {
+      const off = watcher.subscribe("panels/4", (d) => deliveries.push(d.topic), {
+        joinLeave: (e) => events.push(e),
+      });
+      await off.ready;
+      const offAnn = ann.subscribe("panels/4", () => {});
+      await offAnn.ready;
+      await until(() => events.length === 1, "ann's join");
+      assert.equal(events[0].type, "join");
+      assert.equal(events[0].type === "join" && events[0].entry.user, "ann");
+      const list = await ann.presence("panels/4");
+      assert.deepEqual(list.map((e) => e.user).sort(), ["ann", "w"]);
+      assert.deepEqual(await watcher.presenceStats("panels/4"), { clients: 2, users: 2 });
+      await assert.rejects(ann.presence("orders/1"), (err: SwitchboardError) => err.code === 404);
+      await assert.rejects(ann.presence("panels/+"), (err: SwitchboardError) => err.code === 400);
+      await offAnn();
+      await until(() => events.length === 2, "ann's leave");
+      assert.equal(events[1].type, "leave");
+      // The server drops the watcher; the SDK subscribes again with join_leave.
+      const reopened = new Promise((resolve) => watcher.on("open", resolve));
+      for (const conn of server.hub.connections()) if (conn.src === "watcher") conn.close(4001);
+      await reopened;
+      await until(
+        async () => (await ann.presenceStats("panels/4")).clients === 1,
+        "the watcher to be back",
+      );
+      ann.subscribe("panels/4", () => {});
+      await until(() => events.length === 3, "a join after the reconnect");
+      assert.equal(events[2].type, "join");
+      assert.deepEqual(deliveries, []);
     } finally {
       await Promise.all([watcher.close(), ann.close()]);
     }

@@ -67,6 +67,8 @@ export class RedisPresence implements PresenceStore {
   readonly #sub: RedisLink;
   /** This node's entries: topic → connection id → entry JSON. */
   readonly #own = new Map<string, Map<string, string>>();
+  /** Writes and relays not answered yet: close waits for them. */
+  readonly #inflight = new Set<Promise<unknown>>();
   #sink: PresenceSink | undefined;
   #held = 0;
   #ticks = 0;
@@ -150,17 +152,16 @@ export class RedisPresence implements PresenceStore {
 
   async #close(): Promise<void> {
     this.#clock.clearTimeout(this.#timer);
-    const left: Promise<unknown>[] = [];
     for (const [topic, own] of this.#own) {
       const [entries, expiry] = presenceKeys(this.#prefix, topic);
-      const done = this.#eval(LEAVE_SCRIPT, [entries, expiry, ...own.keys()]);
-      if (done !== undefined) {
-        left.push(done.then((removed) => this.#report("leave", topic, removed as string[])));
-      }
+      this.#track(
+        this.#eval(LEAVE_SCRIPT, [entries, expiry, ...own.keys()])
+          ?.then((removed) => this.#report("leave", topic, removed as string[])),
+      );
     }
     this.#own.clear();
     this.#held = 0;
-    await Promise.allSettled(left);
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
     await this.#sub.close();
     await this.#redis.release();
   }
@@ -232,8 +233,17 @@ export class RedisPresence implements PresenceStore {
     const [entries, expiry] = presenceKeys(this.#prefix, topic);
     const ttlMs = this.#tickMs * 8;
     const expiresAt = `${this.#clock.now() + this.#tickMs * 6}`;
-    this.#eval(JOIN_SCRIPT, [entries, expiry, expiresAt, `${ttlMs * 2}`, ...pairs])
-      ?.then((added) => this.#report("join", topic, added as string[]), this.#redis.onSendError);
+    this.#track(
+      this.#eval(JOIN_SCRIPT, [entries, expiry, expiresAt, `${ttlMs * 2}`, ...pairs])
+        ?.then((added) => this.#report("join", topic, added as string[])),
+    );
+  }
+
+  /** Keeps a write until it is answered; a failure is counted as a drop and logged. */
+  #track(op: Promise<unknown> | undefined): void {
+    if (op === undefined) return;
+    const done = op.catch(this.#redis.onSendError).finally(() => this.#inflight.delete(done));
+    this.#inflight.add(done);
   }
 
   /** Runs a script on two keys; undefined (a drop, counted) when Redis is away. */
@@ -245,7 +255,7 @@ export class RedisPresence implements PresenceStore {
   #report(kind: Change, topic: string, entries: string[]): void {
     for (const json of entries) {
       const payload = `${this.#self}${JSON.stringify([kind, topic])}\n${json}`;
-      this.#redis.command.client?.publish(this.#channel, payload).catch(this.#redis.onSendError);
+      this.#track(this.#redis.command.client?.publish(this.#channel, payload));
       this.#tell(kind, topic, json);
     }
   }
