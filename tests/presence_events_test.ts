@@ -121,3 +121,19 @@ Deno.test("join_leave - unsubscribing ends the watch; a plain sub does not start
   assert.deepEqual(watcher.messages().filter(isEvent).map((e) => e.action), ["join"]);
   await stop(server);
 });
+
+Deno.test("join_leave - a watch gets only the changes after it started, even in one window", async () => {
+  const { server, watcher } = setup();
+  const early = fakeClient(server);
+  sub(early); // pending in the window when the second watch starts
+  const late = fakeClient(server);
+  late.send({ mode: "pub_sub", action: "sub", topic: "room/1", join_leave: true });
+  late.socket.clear();
+  const after = fakeClient(server);
+  sub(after);
+  clockOf(server).advance(EVENT_WINDOW_MS);
+  const ids = (c: FakeClient) => c.messages().filter(isEvent).map((e) => e.data.client);
+  assert.deepEqual(ids(watcher), [early.conn.id, late.conn.id, after.conn.id]);
+  assert.deepEqual(ids(late), [after.conn.id]);
+  await stop(server);
+});

@@ -22,6 +22,7 @@ import type { Clock, TimerId } from "../clock.ts";
 import type { PresenceEntry } from "../broker/broker.ts";
 import type { Connection } from "../session/connection.ts";
 import { Subscriptions } from "./subscriptions.ts";
+import { topicMatches } from "../wire/topic.ts";
 
 /** How long changes are gathered before they are sent. */
 export const EVENT_WINDOW_MS = 50;
@@ -32,6 +33,8 @@ type Kind = "join" | "leave";
 interface Change {
   kind: Kind;
   entry: PresenceEntry;
+  /** Its place among all changes this node took: a watch gets only those after it started. */
+  seq: number;
 }
 
 /**
@@ -53,6 +56,9 @@ export class JoinLeave {
   readonly #clock: Clock;
   readonly #watchers = new Subscriptions<Connection>({ first() {}, last() {} });
   readonly #pending = new Map<string, Map<string, Change>>();
+  /** For each watcher, the last change before each of its watches started. */
+  readonly #since = new Map<Connection, Map<string, number>>();
+  #seq = 0;
   #timer: TimerId | undefined;
 
   /** @param clock The clock of the event window. */
@@ -65,14 +71,20 @@ export class JoinLeave {
     return this.#watchers.size;
   }
 
-  /** `conn` gets the join and leave events of the presence topics `filter` matches. */
+  /** `conn` gets the join and leave events of the presence topics `filter` matches, from now. */
   watch(conn: Connection, filter: string): void {
-    this.#watchers.add(conn, filter);
+    if (!this.#watchers.add(conn, filter)) return;
+    let since = this.#since.get(conn);
+    if (since === undefined) this.#since.set(conn, since = new Map());
+    since.set(filter, this.#seq);
   }
 
   /** Stops `conn` watching `filter` (it unsubscribed or left). */
   unwatch(conn: Connection, filter: string): void {
-    this.#watchers.remove(conn, filter);
+    if (!this.#watchers.remove(conn, filter)) return;
+    const since = this.#since.get(conn)!;
+    since.delete(filter);
+    if (since.size === 0) this.#since.delete(conn);
   }
 
   /**
@@ -90,7 +102,7 @@ export class JoinLeave {
     if (changes === undefined) this.#pending.set(topic, changes = new Map());
     const before = changes.get(entry.client);
     if (before !== undefined && before.kind !== kind) changes.delete(entry.client);
-    else changes.set(entry.client, { kind, entry });
+    else changes.set(entry.client, { kind, entry, seq: ++this.#seq });
     this.#timer ??= this.#clock.setTimeout(() => this.#flush(), EVENT_WINDOW_MS);
   }
 
@@ -126,11 +138,23 @@ export class JoinLeave {
         if (conn.send(syncText())) this.syncs++;
         continue;
       }
+      const since = this.#startOf(conn, topic);
       for (let i = 0; i < changes.length; i++) {
-        // Never about itself.
-        if (changes[i].entry.client !== conn.id && conn.send(texts[i])) this.sent++;
+        const change = changes[i];
+        // Never about itself, never from before the watch started.
+        if (change.entry.client === conn.id || change.seq <= since) continue;
+        if (conn.send(texts[i])) this.sent++;
       }
     }
+  }
+
+  /** The last change before `conn` first watched `topic` (by any of its matching filters). */
+  #startOf(conn: Connection, topic: string): number {
+    let start = Infinity;
+    for (const [filter, seq] of this.#since.get(conn) ?? []) {
+      if (seq < start && topicMatches(filter, topic)) start = seq;
+    }
+    return start;
   }
 }
 
