@@ -9,6 +9,7 @@ import { until } from "./_helpers.ts";
 import { signJwt } from "../lib/session/jwt.ts";
 import { defineTopic } from "../lib/mod.ts";
 import type { Switchboard } from "../lib/server.ts";
+import { presenceStats } from "../lib/pubsub/presence.ts";
 import { connect, type PresenceEvent, SwitchboardError } from "../client/mod.ts";
 
 const SECRET = "presence-test-secret-0123456789";
@@ -90,6 +91,13 @@ Deno.test(
       assert.deepEqual(stats.data, { clients: 4, users: 2 });
       const list = await ask(all[0], { action: "presence", topic: "line/1/state" });
       assert.equal(list.data.filter((e: Msg) => e.user === null).length, 1);
+      // Server code (the backend API) reads the same.
+      assert.deepEqual(presenceStats((await server.presence.entries("line/1/state"))!), {
+        clients: 4,
+        users: 2,
+      });
+      assert.equal(await server.presence.entries("orders/1"), null);
+      assert.equal(await server.presence.entries("line/+"), null);
     } finally {
       await Promise.all(all.map((c) => c.close()));
     }

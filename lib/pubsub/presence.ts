@@ -108,6 +108,18 @@ export class Presence implements Membership<Connection>, PresenceSink {
     this.#events.change(kind, topic, entry);
   }
 
+  /**
+   * Everyone on a topic, across nodes: for server code (the backend API) as for `presence`.
+   *
+   * @param topic A topic name (no wildcards).
+   * @returns The entries, or null when the topic has no presence.
+   * @throws {Error} (a rejection) When the broker cannot be reached.
+   */
+  async entries(topic: string): Promise<PresenceEntry[] | null> {
+    if (hasWildcard(topic) || !this.covers(topic)) return null;
+    return await this.#host.store.entries(topic);
+  }
+
   /** Stops the event window (shutdown). */
   close(): void {
     this.#events.close();
@@ -145,9 +157,7 @@ export class Presence implements Membership<Connection>, PresenceSink {
     }
     const answer = (entries: PresenceEntry[]) => {
       if (action === "presence") return void reply(Code.OK, "success", entries);
-      const users = new Set<string>();
-      for (const e of entries) if (e.user !== null) users.add(e.user);
-      reply(Code.OK, "success", { clients: entries.length, users: users.size });
+      reply(Code.OK, "success", presenceStats(entries));
     };
     const fail = (err: unknown) => {
       this.#host.log.warn(`Presence of ${topic} not read: ${err}`);
@@ -161,6 +171,28 @@ export class Presence implements Membership<Connection>, PresenceSink {
       fail(err);
     }
   }
+}
+
+/**
+ * The `presence_stats` of a list of entries.
+ *
+ * @param entries Everyone on a topic.
+ * @returns How many clients, and how many distinct non-null users.
+ * @example
+ * ```ts
+ * presenceStats([{ client: "a", user: "ann", src: null, info: null }]); // { clients: 1, users: 1 }
+ * ```
+ */
+export function presenceStats(entries: readonly PresenceEntry[]): PresenceStats {
+  const users = new Set<string>();
+  for (const e of entries) if (e.user !== null) users.add(e.user);
+  return { clients: entries.length, users: users.size };
+}
+
+/** The answer of `presence_stats`. */
+export interface PresenceStats {
+  clients: number;
+  users: number;
 }
 
 /**
