@@ -120,7 +120,7 @@ export class RedisPresence implements PresenceStore {
     this.#held++;
     this.#write(topic, [entry.client, json]);
     // The sweeper's list of topics; each refresh adds the node's topics again.
-    if (first) this.#redis.sender()?.sAdd(this.#index, topic).catch(this.#redis.onSendError);
+    if (first) this.#track(this.#redis.sender()?.sAdd(this.#index, topic));
   }
 
   leave(topic: string, client: string): void {
@@ -129,11 +129,10 @@ export class RedisPresence implements PresenceStore {
     if (own.size === 0) this.#own.delete(topic);
     this.#held--;
     const [entries, expiry] = presenceKeys(this.#prefix, topic);
-    this.#eval(LEAVE_SCRIPT, [entries, expiry, client])
-      ?.then(
-        (removed) => this.#report("leave", topic, removed as string[]),
-        this.#redis.onSendError,
-      );
+    this.#track(
+      this.#eval(LEAVE_SCRIPT, [entries, expiry, client])
+        ?.then((removed) => this.#report("leave", topic, removed as string[])),
+    );
   }
 
   async entries(topic: string): Promise<PresenceEntry[]> {
@@ -172,19 +171,21 @@ export class RedisPresence implements PresenceStore {
     this.#timer = this.#clock.setTimeout(() => this.#tick(), this.#tickMs);
     if (!this.#redis.command.ready) return;
     if (this.#ticks++ % 2 === 0) this.#refresh();
-    if (!this.#sweeping) {
-      this.#sweeping = true;
-      this.#sweep().catch((err) =>
-        this.#redis.warn("sweep", `Presence sweep failed: ${reason(err)}`)
-      )
-        .finally(() => this.#sweeping = false);
-    }
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    const sweep = this.#sweep()
+      .catch((err) => this.#redis.warn("sweep", `Presence sweep failed: ${reason(err)}`))
+      .finally(() => {
+        this.#sweeping = false;
+        this.#inflight.delete(sweep);
+      });
+    this.#inflight.add(sweep); // close waits for it
   }
 
   #refresh(): void {
     if (this.#own.size === 0) return;
     for (const [topic, own] of this.#own) this.#write(topic, [...own].flat());
-    this.#redis.sender()?.sAdd(this.#index, [...this.#own.keys()]).catch(this.#redis.onSendError);
+    this.#track(this.#redis.sender()?.sAdd(this.#index, [...this.#own.keys()]));
   }
 
   async #sweep(): Promise<void> {
