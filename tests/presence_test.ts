@@ -10,6 +10,8 @@ import { signJwt } from "../lib/session/jwt.ts";
 import { defineTopic } from "../lib/mod.ts";
 import type { Switchboard } from "../lib/server.ts";
 import { presenceStats } from "../lib/pubsub/presence.ts";
+import { parseConfig } from "../lib/config.ts";
+import { StartupError } from "../lib/wire/errors.ts";
 import { connect, type PresenceEvent, SwitchboardError } from "../client/mod.ts";
 
 const SECRET = "presence-test-secret-0123456789";
@@ -346,3 +348,13 @@ Deno.test(
     }
   }),
 );
+
+Deno.test("presence settings - a bad filter or ttl stops the start with one line", () => {
+  assert.deepEqual(parseConfig({ PRESENCE: "panels/+, line/#" }).PRESENCE, ["panels/+", "line/#"]);
+  assert.equal(parseConfig({}).PRESENCE_TTL_S, 60);
+  assert.throws(
+    () => parseConfig({ PRESENCE: "a/#/b" }),
+    (err: Error) => err instanceof StartupError && /^Invalid setting PRESENCE: /.test(err.message),
+  );
+  assert.throws(() => parseConfig({ PRESENCE_TTL_S: "0" }), /Invalid setting PRESENCE_TTL_S/);
+});
