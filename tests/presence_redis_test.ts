@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { Client, type Msg, startServer } from "./_client.ts";
-import { spawnMain, until } from "./_helpers.ts";
+import { freePort, spawnMain, until } from "./_helpers.ts";
 import { signJwt } from "../lib/session/jwt.ts";
 import type { Switchboard } from "../lib/server.ts";
 
@@ -195,5 +195,27 @@ Deno.test("presence on redis - clients of a node killed with SIGKILL leave withi
     await Promise.all(clients.map((c) => c.close()));
     await survivor.shutdown();
     await redis.clean();
+  }
+});
+
+Deno.test("presence on redis - without Redis a presence request is a 503 and subscribing works", async () => {
+  const port = freePort(); // nothing listens there
+  const server = await startServer({
+    BROKER_URL: `redis://127.0.0.1:${port}/?prefix=nobody`,
+    PRESENCE: "panels/+",
+    JWT_SECRET: SECRET,
+    LOG_LEVEL,
+  });
+  const c = await connect(server.port, { sub: "ann" });
+  try {
+    assert.equal((await ask(c, { action: "sub", topic: "panels/1" })).code, 200);
+    const reply = await ask(c, { action: "presence", topic: "panels/1" });
+    assert.equal(reply.code, 503);
+    assert.match(reply.msg, /Presence is unavailable/);
+    assert.equal(server.presence.held, 1); // kept, written once Redis is there
+    assert.equal((await ask(c, { action: "presence", topic: "orders/1" })).code, 404);
+  } finally {
+    await c.close();
+    await server.shutdown();
   }
 });
