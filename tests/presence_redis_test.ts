@@ -219,3 +219,55 @@ Deno.test("presence on redis - without Redis a presence request is a 503 and sub
     await server.shutdown();
   }
 });
+
+/** A throwaway redis-server on a port, without persistence: it comes back empty. */
+async function startRedis(port: number): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command("redis-server", {
+    args: ["--port", `${port}`, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await until(async () => {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return true;
+    } catch {
+      return false;
+    }
+  }, `redis-server to listen on port ${port}`);
+  return child;
+}
+
+Deno.test("presence on redis - after an outage the entries are written again, with joins", async () => {
+  const port = freePort();
+  let redis = await startRedis(port);
+  const url = `redis://127.0.0.1:${port}/?prefix=outage`;
+  const [a, b] = await startNodes(2, url, { PRESENCE_TTL_S: 2 });
+  const ann = await connect(a.port, { sub: "ann" });
+  const watcher = await connect(b.port, { sub: "w" });
+  try {
+    await ask(watcher, { action: "sub", topic: "panels/3", join_leave: true });
+    await ask(ann, { action: "sub", topic: "panels/3" });
+    assert.equal((await watcher.next(isEvent)).data.user, "ann");
+    redis.kill("SIGKILL");
+    await redis.status;
+    assert.equal((await ask(watcher, { action: "presence", topic: "panels/3" })).code, 503);
+    redis = await startRedis(port); // empty: every entry is gone
+    await until(
+      () => a.broker.presence.healthy && b.broker.presence.healthy,
+      { what: "the nodes to reconnect", timeoutMs: 10_000 },
+    );
+    // Each node's refresh puts its entries back and reports them: b's own watcher entry is
+    // rejoined too, but a watcher never hears about itself.
+    const back = await watcher.next(isEvent, 5000);
+    assert.deepEqual([back.action, back.data.user], ["join", "ann"]);
+    const list = await ask(watcher, { action: "presence", topic: "panels/3" });
+    assert.deepEqual(list.data.map((e: Msg) => e.user).sort(), ["ann", "w"]);
+  } finally {
+    await Promise.all([ann.close(), watcher.close()]);
+    await Promise.all([a.shutdown(), b.shutdown()]);
+    redis.kill("SIGKILL");
+    await redis.status;
+  }
+});
