@@ -656,7 +656,8 @@ function presenceEvent(msg: Message): PresenceEvent | undefined {
     return { type: msg.action, topic: msg.topic, entry: data as unknown as PresenceEntry };
   }
   if (msg.action !== "presence_sync") return undefined;
-  return { type: "sync", topic: msg.topic, joins: Number(data.joins), leaves: Number(data.leaves) };
+  const count = (n: unknown) => typeof n === "number" ? n : undefined;
+  return { type: "sync", topic: msg.topic, joins: count(data.joins), leaves: count(data.leaves) };
 }
 
 function settleAck(msg: Message, resolve: (ack: Ack) => void, reject: (err: unknown) => void) {

@@ -71,12 +71,13 @@ export interface PresenceStats {
 
 /**
  * A presence change on a topic of a subscription made with `joinLeave`: another connection
- * joined or left, or (`sync`) more changed at once than the server lists, so read the list again
- * with `presence(topic)`.
+ * joined or left, or (`sync`) more changed at once than the server lists (with the counts), or
+ * changes were missed (without counts; `topic` is then the subscription's filter): read the list
+ * again with `presence`.
  */
 export type PresenceEvent =
   | { type: "join" | "leave"; topic: string; entry: PresenceEntry }
-  | { type: "sync"; topic: string; joins: number; leaves: number };
+  | { type: "sync"; topic: string; joins?: number; leaves?: number };
 
 /** Options of `subscribe`. */
 export interface SubscribeOptions {

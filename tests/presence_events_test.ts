@@ -137,3 +137,15 @@ Deno.test("join_leave - a watch gets only the changes after it started, even in 
   assert.deepEqual(ids(late), [after.conn.id]);
   await stop(server);
 });
+
+Deno.test("join_leave - a gap in the relay sends each watch one presence_sync", async () => {
+  const { server, watcher } = setup();
+  watcher.send({ mode: "pub_sub", action: "sub", topic: "room/+", join_leave: true });
+  watcher.socket.clear();
+  server.presence.gap();
+  assert.deepEqual(watcher.messages().map((m) => [m.action, m.topic, m.data]), [
+    ["presence_sync", "room/1", {}],
+    ["presence_sync", "room/+", {}],
+  ]);
+  await stop(server);
+});

@@ -92,6 +92,8 @@ export interface PresenceEntry {
 /** Told of every change the presence store made, on this node or another: once per change. */
 export interface PresenceSink {
   change(kind: "join" | "leave", topic: string, entry: PresenceEntry): void;
+  /** Other nodes' changes may have been missed (the link between nodes was down and is back). */
+  gap?(): void;
 }
 
 /**

@@ -15,7 +15,8 @@
  *   script's answer says what it changed, so each change is reported once, never twice.
  * - Redis down: joins and leaves are not written (a refresh writes them back later, with their
  *   join events; entries of clients that left meanwhile expire, with their leave events); reads
- *   reject.
+ *   reject. When the relay connection comes back, the sink hears of the gap (changes relayed
+ *   meanwhile were missed) and watchers are told to read the lists again.
  *
  * @module
  */
@@ -74,6 +75,8 @@ export class RedisPresence implements PresenceStore {
   #ticks = 0;
   #timer: unknown;
   #sweeping = false;
+  /** Whether the relay connection was up before (so a new "ready" is a reconnection). */
+  #relayed = false;
   #closing: Promise<void> | undefined;
 
   /**
@@ -269,7 +272,10 @@ export class RedisPresence implements PresenceStore {
     }
   }
 
+  /** On each (re)connection of the relay: after a reconnection, changes may have been missed. */
   #subscribe(): void {
+    if (this.#relayed) this.#sink?.gap?.();
+    this.#relayed = true;
     const sub = this.#sub.client!;
     if (sub.getPubSubListeners("CHANNELS").has(this.#channel)) return;
     sub.subscribe(this.#channel, this.#onMessage).catch((err) =>

@@ -14,7 +14,9 @@
  * 4. A watcher whose socket already holds more than half its send budget (SEND_BUFFER_BYTES)
  *    gets one `presence_sync` for the window instead of its events, so it is neither closed as
  *    a slow client nor left with a silent gap.
- * A `presence_sync` tells the client to read the list again with a `presence` request.
+ * A `presence_sync` tells the client to read the list again with a `presence` request. It is also
+ * sent, with `data: {}` and the watched filter as `topic`, when the link between nodes was down
+ * (the Redis relay reconnected): changes made elsewhere meanwhile were missed.
  *
  * @module
  */
@@ -104,6 +106,18 @@ export class JoinLeave {
     if (before !== undefined && before.kind !== kind) changes.delete(entry.client);
     else changes.set(entry.client, { kind, entry, seq: ++this.#seq });
     this.#timer ??= this.#clock.setTimeout(() => this.#flush(), EVENT_WINDOW_MS);
+  }
+
+  /**
+   * Tells every watcher, once per watched filter, that changes may have been missed (the link
+   * between nodes was down): a `presence_sync` whose `topic` is the filter and `data` is `{}`.
+   */
+  gap(): void {
+    const text = (filter: string) =>
+      JSON.stringify({ mode: "pub_sub", action: "presence_sync", topic: filter, data: {} });
+    for (const [conn, since] of this.#since) {
+      for (const filter of since.keys()) if (conn.send(text(filter))) this.syncs++;
+    }
   }
 
   /** Drops what is pending and stops the window timer (shutdown). */

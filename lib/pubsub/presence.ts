@@ -108,6 +108,11 @@ export class Presence implements Membership<Connection>, PresenceSink {
     this.#events.change(kind, topic, entry);
   }
 
+  /** The store: other nodes' changes may have been missed; watchers read the lists again. */
+  gap(): void {
+    this.#events.gap();
+  }
+
   /**
    * Everyone on a topic, across nodes: for server code (the backend API) as for `presence`.
    *
