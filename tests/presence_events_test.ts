@@ -149,3 +149,20 @@ Deno.test("join_leave - a gap in the relay sends each watch one presence_sync", 
   ]);
   await stop(server);
 });
+
+Deno.test("join_leave - a watch that starts between a join and a leave still hears the leave", async () => {
+  const { server, watcher } = setup();
+  const blip = fakeClient(server);
+  sub(blip);
+  const late = fakeClient(server);
+  late.send({ mode: "pub_sub", action: "sub", topic: "room/1", join_leave: true });
+  late.socket.clear();
+  blip.leave();
+  clockOf(server).advance(EVENT_WINDOW_MS);
+  const seen = (c: FakeClient) =>
+    c.messages().filter(isEvent).map((e) => `${e.action} ${e.data.client}`);
+  const b = blip.conn.id;
+  assert.deepEqual(seen(watcher), [`join ${b}`, `join ${late.conn.id}`, `leave ${b}`]);
+  assert.deepEqual(seen(late), [`leave ${b}`]);
+  await stop(server);
+});

@@ -57,10 +57,13 @@ export class JoinLeave {
   syncs = 0;
   readonly #clock: Clock;
   readonly #watchers = new Subscriptions<Connection>({ first() {}, last() {} });
-  readonly #pending = new Map<string, Map<string, Change>>();
+  /** Topic → connection id → its changes in this window, oldest first. */
+  readonly #pending = new Map<string, Map<string, Change[]>>();
   /** For each watcher, the last change before each of its watches started. */
   readonly #since = new Map<Connection, Map<string, number>>();
   #seq = 0;
+  /** `#seq` when the latest watch started: a change before it must not be cancelled out. */
+  #watchStart = 0;
   #timer: TimerId | undefined;
 
   /** @param clock The clock of the event window. */
@@ -79,6 +82,7 @@ export class JoinLeave {
     let since = this.#since.get(conn);
     if (since === undefined) this.#since.set(conn, since = new Map());
     since.set(filter, this.#seq);
+    this.#watchStart = this.#seq;
   }
 
   /** Stops `conn` watching `filter` (it unsubscribed or left). */
@@ -102,9 +106,14 @@ export class JoinLeave {
     if (!watched) return;
     let changes = this.#pending.get(topic);
     if (changes === undefined) this.#pending.set(topic, changes = new Map());
-    const before = changes.get(entry.client);
-    if (before !== undefined && before.kind !== kind) changes.delete(entry.client);
-    else changes.set(entry.client, { kind, entry, seq: ++this.#seq });
+    let list = changes.get(entry.client);
+    if (list === undefined) changes.set(entry.client, list = []);
+    const last = list.at(-1);
+    // A join and a leave cancel out, unless a watch started between them: it must hear the second.
+    if (last !== undefined && last.kind !== kind && last.seq > this.#watchStart) {
+      list.pop();
+      if (list.length === 0) changes.delete(entry.client);
+    } else list.push({ kind, entry, seq: ++this.#seq });
     this.#timer ??= this.#clock.setTimeout(() => this.#flush(), EVENT_WINDOW_MS);
   }
 
@@ -135,7 +144,9 @@ export class JoinLeave {
       if (changes.size === 0) continue;
       const watchers: Connection[] = [];
       this.#watchers.match(topic, (conn) => void watchers.push(conn));
-      if (watchers.length > 0) this.#send(topic, [...changes.values()], watchers);
+      if (watchers.length === 0) continue;
+      const all = [...changes.values()].flat().sort((a, b) => a.seq - b.seq);
+      this.#send(topic, all, watchers);
     }
   }
 
