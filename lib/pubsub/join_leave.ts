@@ -65,6 +65,7 @@ export class JoinLeave {
   /** `#seq` when the latest watch started: a change before it must not be cancelled out. */
   #watchStart = 0;
   #timer: TimerId | undefined;
+  #closed = false;
 
   /** @param clock The clock of the event window. */
   constructor(clock: Clock) {
@@ -101,6 +102,7 @@ export class JoinLeave {
    * @param entry Who joined or left.
    */
   change(kind: Kind, topic: string, entry: PresenceEntry): void {
+    if (this.#closed) return;
     let watched = false;
     this.#watchers.match(topic, () => watched = true);
     if (!watched) return;
@@ -129,8 +131,9 @@ export class JoinLeave {
     }
   }
 
-  /** Drops what is pending and stops the window timer (shutdown). */
+  /** Drops what is pending and stops the window timer for good (shutdown). */
   close(): void {
+    this.#closed = true;
     this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#pending.clear();
