@@ -358,3 +358,28 @@ Deno.test("presence settings - a bad filter or ttl stops the start with one line
   );
   assert.throws(() => parseConfig({ PRESENCE_TTL_S: "0" }), /Invalid setting PRESENCE_TTL_S/);
 });
+
+Deno.test(
+  "join_leave - a connection the server closes (token expired, or kicked) leaves with an event",
+  withPresence(async (server) => {
+    const watcher = await join(server, { sub: "w" });
+    const soon = await signJwt({ sub: "brief", exp: Math.floor(Date.now() / 1000) + 2 }, SECRET);
+    const brief = await Client.connect(wsUrl(server, `?token=${soon}`));
+    const kicked = await join(server, { sub: "kicked" }, "agent");
+    try {
+      await sub(watcher, "panels/6", { join_leave: true });
+      await sub(brief, "panels/6");
+      await sub(kicked, "panels/6");
+      await watcher.waitFor(2, isEvent);
+      watcher.inbox.length = 0;
+      for (const conn of server.hub.connections()) if (conn.src === "agent") conn.close(4000);
+      const out = await watcher.next(isEvent);
+      assert.deepEqual([out.action, out.data.user], ["leave", "kicked"]);
+      const expired = await watcher.next(isEvent, 5000);
+      assert.deepEqual([expired.action, expired.data.user], ["leave", "brief"]);
+      assert.equal((await brief.closed).code, 1008);
+    } finally {
+      await Promise.all([watcher.close(), brief.close(), kicked.close()]);
+    }
+  }),
+);
