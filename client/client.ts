@@ -20,8 +20,12 @@ import type {
   Delivery,
   DialogueOptions,
   Message,
+  PresenceEntry,
+  PresenceEvent,
+  PresenceStats,
   PublishOptions,
   Reply,
+  SubscribeOptions,
 } from "./types.ts";
 
 /** What `subscribe` returns: call it to unsubscribe; `ready` is the server's ack. */
@@ -282,6 +286,66 @@ export class SwitchboardClient {
   }
 
   /**
+   * Who is on a topic now, across every node: one entry per connection holding an exact
+   * subscription to it (docs/presence.md).
+   *
+   * @param topic A topic name (no wildcards) that has presence.
+   * @param options A local time limit for the answer.
+   * @returns The entries.
+   * @throws {SwitchboardError} 400 for a wildcard topic, 403 without subscribe permission, 404
+   * when the topic has no presence, or 408/503 as for `call`.
+   *
+   * @example
+   * ```ts
+   * import { connect } from "./mod.ts";
+   *
+   * const sb = connect("ws://127.0.0.1:18887/");
+   * for (const e of await sb.presence("panels/7")) console.log(e.user, e.src);
+   * await sb.close();
+   * ```
+   */
+  presence(topic: string, options: { timeoutMs?: number } = {}): Promise<PresenceEntry[]> {
+    return this.#ask<PresenceEntry[]>("presence", topic, options.timeoutMs);
+  }
+
+  /**
+   * How many connections and distinct users are on a topic now.
+   *
+   * @param topic A topic name (no wildcards) that has presence.
+   * @param options A local time limit for the answer.
+   * @returns `{ clients, users }`.
+   * @throws {SwitchboardError} As for `presence`.
+   *
+   * @example
+   * ```ts
+   * import { connect } from "./mod.ts";
+   *
+   * const sb = connect("ws://127.0.0.1:18887/");
+   * const { clients, users } = await sb.presenceStats("panels/7");
+   * await sb.close();
+   * ```
+   */
+  presenceStats(topic: string, options: { timeoutMs?: number } = {}): Promise<PresenceStats> {
+    return this.#ask<PresenceStats>("presence_stats", topic, options.timeoutMs);
+  }
+
+  /** Sends a pub_sub question with an id; resolves with its answer's `data`. */
+  #ask<T>(action: string, topic: string, timeoutMs: number | undefined): Promise<T> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const message = { mode: "pub_sub", action, src: this.src, id, topic };
+      this.#requests.start(id, message, `${action} of "${topic}"`, { timeoutMs }, {
+        receive: (msg) => {
+          if (msg.code === 200) resolve(msg.data as T);
+          else reject(SwitchboardError.from(msg));
+          return true;
+        },
+        fail: reject,
+      });
+    });
+  }
+
+  /**
    * Subscribes a handler to one or more topic filters (MQTT wildcards `+` and `#`). The handler
    * gets only deliveries whose topic matches one of its filters, once per delivery, retained
    * replays (`retained: true`) included. The client sends `sub` for a filter when its first
@@ -290,6 +354,8 @@ export class SwitchboardClient {
    *
    * @param topics A filter or a list of filters.
    * @param handler Called with each matching delivery.
+   * @param options `joinLeave`: called with the join and leave events of the presence topics the
+   * filters match (docs/presence.md).
    * @returns A function that unsubscribes, with `ready`: the ack (rejects when refused, and then
    * the handler is removed).
    * @throws {TypeError} When no filter is given.
@@ -308,16 +374,20 @@ export class SwitchboardClient {
   subscribe<T = unknown>(
     topics: string | readonly string[],
     handler: (delivery: Delivery<T>) => void,
+    options: SubscribeOptions = {},
   ): Unsubscribe {
     const filters = typeof topics === "string" ? [topics] : [...topics];
     if (filters.length === 0) throw new TypeError("Cannot subscribe: no topic filter given");
     if (this.#state === "closed") {
       return Object.assign(() => Promise.resolve(), { ready: rejected<Ack>(closedError()) });
     }
-    const { subscriber, added } = this.#subs.add(filters, handler as DeliveryHandler);
-    if (added.length > 0) {
-      if (this.#state === "open") this.#subscribe(added);
-      else for (const filter of added) this.#filterAcks.set(filter, this.#afterResub());
+    const joinLeave = options.joinLeave;
+    const { subscriber, added } = this.#subs.add(filters, handler as DeliveryHandler, joinLeave);
+    // With joinLeave, filters already subscribed are sent again, with `join_leave`.
+    const send = joinLeave ? subscriber.filters : added;
+    if (send.length > 0) {
+      if (this.#state === "open") this.#subscribe(send, joinLeave !== undefined);
+      else for (const filter of send) this.#filterAcks.set(filter, this.#afterResub());
     }
     let done: Promise<void> | undefined;
     const unsubscribe = () => done ??= this.#unsubscribe(subscriber);
@@ -351,10 +421,17 @@ export class SwitchboardClient {
   // --- subscriptions ---------------------------------------------------------------------------
 
   /** Sends `sub` for filters; the ack is what their handlers' `ready` waits for. */
-  #subscribe(filters: string[]): Promise<Ack> {
+  #subscribe(filters: readonly string[], joinLeave = false): Promise<Ack> {
     const id = this.#nextId++;
     const ack = new Promise<Ack>((resolve, reject) => {
-      const message = { mode: "pub_sub", action: "sub", src: this.src, id, topic: filters };
+      const message = {
+        mode: "pub_sub",
+        action: "sub",
+        src: this.src,
+        id,
+        topic: filters,
+        join_leave: joinLeave || undefined,
+      };
       // A refused subscription is also an `error` event: handlers may never see a delivery.
       const fail = (err: unknown) => {
         if (this.#state !== "closed") this.#emit("error", toError(err));
@@ -400,10 +477,14 @@ export class SwitchboardClient {
   #restore(): void {
     const waiting = this.#resub;
     this.#resub = undefined;
-    const filters = this.#subs.filters;
-    if (filters.length > 0) {
-      const ack = this.#subscribe(filters);
-      if (waiting !== undefined) ack.then(waiting.resolve, waiting.reject);
+    const watched = this.#subs.watched;
+    const plain = this.#subs.filters.filter((f) => !watched.includes(f));
+    const acks: Promise<Ack>[] = [];
+    if (plain.length > 0) acks.push(this.#subscribe(plain));
+    if (watched.length > 0) acks.push(this.#subscribe(watched, true));
+    if (acks.length > 0) {
+      const all = Promise.all(acks).then((list) => list[list.length - 1]);
+      if (waiting !== undefined) all.then(waiting.resolve, waiting.reject);
     } else {
       waiting?.resolve({
         mode: "pub_sub",
@@ -546,6 +627,11 @@ export class SwitchboardClient {
       this.#subs.dispatch(msg as Delivery, (err) => this.#emit("error", toError(err)));
       return;
     }
+    const event = presenceEvent(msg);
+    if (event !== undefined) {
+      this.#subs.dispatchJoinLeave(event, (err) => this.#emit("error", toError(err)));
+      return;
+    }
     this.#emit("message", msg);
   }
 
@@ -577,6 +663,19 @@ export class SwitchboardClient {
       this.#emit("error", toError(err));
     }
   }
+}
+
+/** A join, leave or presence_sync message as the event a `joinLeave` callback gets. */
+function presenceEvent(msg: Message): PresenceEvent | undefined {
+  if (msg.mode !== "pub_sub" || typeof msg.topic !== "string") return undefined;
+  const data = msg.data as Record<string, unknown> | undefined;
+  if (typeof data !== "object" || data === null) return undefined;
+  if (msg.action === "join" || msg.action === "leave") {
+    return { type: msg.action, topic: msg.topic, entry: data as unknown as PresenceEntry };
+  }
+  if (msg.action !== "presence_sync") return undefined;
+  const count = (n: unknown) => typeof n === "number" ? n : undefined;
+  return { type: "sync", topic: msg.topic, joins: count(data.joins), leaves: count(data.leaves) };
 }
 
 function settleAck(msg: Message, resolve: (ack: Ack) => void, reject: (err: unknown) => void) {

@@ -6,7 +6,7 @@
  * @module
  */
 import { topicMatches } from "./topic_match.ts";
-import type { Delivery } from "./types.ts";
+import type { Delivery, PresenceEvent } from "./types.ts";
 
 /** A subscription handler. */
 export type DeliveryHandler = (delivery: Delivery) => void;
@@ -15,6 +15,8 @@ export type DeliveryHandler = (delivery: Delivery) => void;
 export interface Subscriber {
   readonly filters: readonly string[];
   readonly handler: DeliveryHandler;
+  /** Join and leave events of its filters' presence topics, when it asked for them. */
+  readonly joinLeave?: (event: PresenceEvent) => void;
 }
 
 /**
@@ -39,18 +41,30 @@ export class Subscriptions {
     return [...this.#refs.keys()];
   }
 
+  /** The filters that at least one handler with `joinLeave` uses (`sub` with `join_leave`). */
+  get watched(): string[] {
+    const out = new Set<string>();
+    for (const s of this.#subscribers) if (s.joinLeave) { for (const f of s.filters) out.add(f); }
+    return [...out];
+  }
+
   /**
    * Adds a handler.
    *
    * @param filters Its filters (duplicates are ignored).
    * @param handler Called with each delivery that matches any of them, once per delivery.
+   * @param joinLeave Called with the join and leave events of those filters, if given.
    * @returns The subscriber, and the filters that no handler used before (to `sub`).
    */
-  add(filters: readonly string[], handler: DeliveryHandler): {
+  add(
+    filters: readonly string[],
+    handler: DeliveryHandler,
+    joinLeave?: (event: PresenceEvent) => void,
+  ): {
     subscriber: Subscriber;
     added: string[];
   } {
-    const subscriber = { filters: [...new Set(filters)], handler };
+    const subscriber = { filters: [...new Set(filters)], handler, joinLeave };
     const added: string[] = [];
     for (const filter of subscriber.filters) {
       const n = this.#refs.get(filter) ?? 0;
@@ -84,6 +98,24 @@ export class Subscriptions {
   /** Whether a handler is still registered. */
   has(subscriber: Subscriber): boolean {
     return this.#subscribers.has(subscriber);
+  }
+
+  /**
+   * Calls every `joinLeave` callback with a filter that matches the event's topic.
+   *
+   * @param event The event.
+   * @param onError Gets what a callback throws.
+   */
+  dispatchJoinLeave(event: PresenceEvent, onError: (err: unknown) => void): void {
+    for (const subscriber of [...this.#subscribers]) {
+      const callback = subscriber.joinLeave;
+      if (!callback || !subscriber.filters.some((f) => topicMatches(f, event.topic))) continue;
+      try {
+        callback(event);
+      } catch (err) {
+        onError(err);
+      }
+    }
   }
 
   /**

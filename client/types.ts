@@ -49,6 +49,45 @@ export interface Delivery<T = unknown> extends Message {
   data?: T;
 }
 
+/** One connection present on a topic (`presence`). */
+export interface PresenceEntry {
+  /** The connection id. */
+  client: string;
+  /** The JWT `sub` of the connection, or null. */
+  user: string | null;
+  /** Its role, or null. */
+  src: string | null;
+  /** The JWT `info` claim, or null. */
+  info: unknown;
+}
+
+/** The answer of `presenceStats`. */
+export interface PresenceStats {
+  /** Connections present. */
+  clients: number;
+  /** Distinct non-null users among them. */
+  users: number;
+}
+
+/**
+ * A presence change on a topic of a subscription made with `joinLeave`: another connection
+ * joined or left, or (`sync`) more changed at once than the server lists (with the counts), or
+ * changes were missed (without counts; `topic` is then the subscription's filter): read the list
+ * again with `presence`.
+ */
+export type PresenceEvent =
+  | { type: "join" | "leave"; topic: string; entry: PresenceEntry }
+  | { type: "sync"; topic: string; joins?: number; leaves?: number };
+
+/** Options of `subscribe`. */
+export interface SubscribeOptions {
+  /**
+   * Called with the join and leave events of the presence topics the filters match (the server
+   * sends them because the `sub` carries `"join_leave": true`); never about this client itself.
+   */
+  joinLeave?: (event: PresenceEvent) => void;
+}
+
 /** What `publish` sends besides the topic. */
 export interface PublishOptions {
   /** Default 200. */

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { parseArgs } from "node:util";
 import { StartupError } from "./wire/errors.ts";
+import { filterError } from "./wire/topic.ts";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);
@@ -56,6 +57,12 @@ export const configSchema = z.object({
     /^[\x21-\x7e]+$/,
     "must be printable ASCII without spaces (it is sent in an Authorization header)",
   ).optional(),
+  PRESENCE: list.pipe(z.array(
+    z.string().refine((f) => filterError(f) === null, {
+      message: "each entry must be a topic filter such as panels/+ or line/#",
+    }),
+  )).default([]),
+  PRESENCE_TTL_S: int(1, 86_400).default(60),
 });
 
 /** The validated settings, keyed by environment variable name. */

@@ -12,8 +12,7 @@ import type { Logger } from "./log.ts";
 import type { Target, Transport, TransportSink } from "./broker/broker.ts";
 import { targets } from "./broker/targets.ts";
 import type { Fanout } from "./pubsub/pubsub.ts";
-import { Subscriptions } from "./pubsub/subscriptions.ts";
-import type { ClientInfo } from "./commands/command.ts";
+import { type Membership, Subscriptions } from "./pubsub/subscriptions.ts";
 import {
   Connection,
   type ConnectionEvents,
@@ -76,6 +75,7 @@ export class Hub implements Fanout {
   readonly #joinHooks: ((conn: Connection) => void)[] = [];
   readonly #sendPath: SendPath;
   readonly #events: ConnectionEvents;
+  /** Told of every subscription made and ended (presence). */ membership?: Membership<Connection>;
   #transport: Transport | undefined;
   #nextId = 0;
   #lastFullLog = 0;
@@ -99,6 +99,8 @@ export class Hub implements Fanout {
     this.#subscriptions = new Subscriptions({
       first: (filter) => this.#transport?.subscribe(filter),
       last: (filter) => this.#transport?.unsubscribe(filter),
+      added: (conn, filter) => this.membership?.added?.(conn, filter),
+      removed: (conn, filter) => this.membership?.removed?.(conn, filter),
     });
     this.local = {
       deliver: (topic, text) => this.#deliver(topic, text),
@@ -245,22 +247,6 @@ export class Hub implements Fanout {
 
   filtersOf(conn: Connection): ReadonlySet<string> {
     return this.#subscriptions.of(conn);
-  }
-
-  /**
-   * The client as a command handler sees it.
-   *
-   * @param conn The connection.
-   * @returns Its id, role, address, principal and subscriptions.
-   */
-  clientInfo(conn: Connection): ClientInfo {
-    return {
-      id: conn.id,
-      src: conn.src,
-      ip: conn.ip,
-      principal: conn.principal,
-      topics: this.#subscriptions.of(conn),
-    };
   }
 
   /** Delivers a serialised publish here and hands the same string to the other nodes. */

@@ -38,4 +38,6 @@ export type {
   RequestMessage,
 } from "./wire/protocol.ts";
 export type { Target } from "./broker/broker.ts";
+export type { PresenceEntry } from "./broker/broker.ts";
+export type { PresenceStats } from "./pubsub/presence.ts";
 export type { WorkerContext } from "./workers/api.ts";

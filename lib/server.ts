@@ -1,6 +1,6 @@
 /**
- * The server: wires the modules together and runs the process's life (listen, shutdown). The
- * only file that calls `Deno.serve` and `Deno.upgradeWebSocket`. A frame goes socket →
+ * The server: wires the modules together and runs the process's life (listen, shutdown);
+ * lib/http/listener.ts is the only file that touches Deno's HTTP server. A frame goes socket →
  * intake (session/) → dispatcher (commands/) → a command run, or pub/sub → hub → subscribers;
  * docs/architecture.md follows both paths and names the one owner of each piece of state.
  */
@@ -9,7 +9,6 @@ import { createLogger, type Logger } from "./log.ts";
 import { type Clock, delay, systemClock } from "./clock.ts";
 import { Intake } from "./session/intake.ts";
 import { Gate } from "./session/admission.ts";
-import type { Principal } from "./session/auth.ts";
 import { Dispatcher } from "./commands/dispatcher.ts";
 import { addCommand, type Routes } from "./commands/routes.ts";
 import type { Command, OffloadOptions, PublishMessage } from "./commands/command.ts";
@@ -17,11 +16,13 @@ import type { Outgoing } from "./wire/protocol.ts";
 import { replyText } from "./wire/messages.ts";
 import { Metrics } from "./metrics.ts";
 import { PubSub } from "./pubsub/pubsub.ts";
+import { Presence } from "./pubsub/presence.ts";
 import type { TopicCallback } from "./pubsub/topic_file.ts";
 import type { Broker, Target } from "./broker/broker.ts";
 import { createBroker } from "./broker/mod.ts";
 import { WorkerPool } from "./workers/pool.ts";
 import { handleHttp, type HttpHost } from "./http/handler.ts";
+import { listen } from "./http/listener.ts";
 import { Hub } from "./hub.ts";
 import { Sessions } from "./session/sessions.ts";
 import { Api } from "./http/api.ts";
@@ -42,6 +43,7 @@ export class Switchboard implements HttpHost {
   readonly hub: Hub;
   readonly broker: Broker;
   readonly pubsub: PubSub;
+  readonly presence: Presence;
   readonly pool: WorkerPool;
   readonly dispatcher: Dispatcher;
   readonly gate: Gate;
@@ -77,8 +79,20 @@ export class Switchboard implements HttpHost {
       ...this.hub.local,
       answer: (question: string) => answerPeer(this.hub, this.nodeId, question),
     };
-    this.broker = createBroker(config, sink, { log: this.log, nodeId: this.nodeId });
+    this.broker = createBroker(config, sink, {
+      log: this.log,
+      nodeId: this.nodeId,
+      clock: this.clock,
+    });
     this.hub.transport = this.broker.transport;
+    this.presence = new Presence({
+      config,
+      clock: this.clock,
+      log: this.log,
+      topics: this.topics,
+      store: this.broker.presence,
+    });
+    this.hub.membership = this.presence;
     this.pool = new WorkerPool(routes.workers, {
       size: config.WORKERS,
       queueLimit: config.WORKER_QUEUE,
@@ -93,6 +107,7 @@ export class Switchboard implements HttpHost {
       topics: this.topics,
       fanout: this.hub,
       store: this.broker.store,
+      presence: this.presence,
     });
     this.dispatcher = new Dispatcher({
       config,
@@ -103,7 +118,7 @@ export class Switchboard implements HttpHost {
       broadcast: (msg) => this.broadcast(msg),
       offload: (name, input, opts) => this.pool.run(name, input, opts),
       countRequest: (command, code, ms) => this.metrics.countRequest(command, code, ms),
-      clientInfo: (conn) => this.hub.clientInfo(conn),
+      filtersOf: (conn) => this.hub.filtersOf(conn),
       pubsub: (conn, msg) => this.pubsub.handle(conn, msg),
     });
     this.gate = new Gate(config, this.log, routes.auth, this.clock);
@@ -141,60 +156,17 @@ export class Switchboard implements HttpHost {
   }
 
   /** Starts listening; createServer calls it. */
-  listen(): Promise<void> {
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#http = Deno.serve({
-      port: this.config.PORT,
-      hostname: this.config.HOST,
-      onListen: ({ hostname, port }) => {
-        this.log.info(`Switchboard listening on ws://${hostname}:${port}/`, {
-          commands: this.commands.size,
-          broker: this.broker.transport.kind,
-        });
-        resolve();
-      },
-    }, (req, info) => this.#request(req, info));
-    return promise;
-  }
-
-  #request(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response | Promise<Response> {
-    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return handleHttp(this, req);
-    const ip = info.remoteAddr.hostname; // must be read before upgrading: it throws afterwards
-    if (this.#closing) return new Response("Server is shutting down\n", { status: 503 });
-    return this.gate.admit(req, info, ip).then((admission) => {
-      if (!admission.ok) {
-        this.metrics.connectionsRefused++;
-        return admission.response;
-      }
-      if (this.#closing) {
-        this.gate.closed(ip);
-        return new Response("Server is shutting down\n", { status: 503 });
-      }
-      return this.#upgrade(req, ip, admission.principal);
+  async listen(): Promise<void> {
+    this.#http = await listen({
+      config: this.config,
+      log: this.log,
+      gate: this.gate,
+      closing: () => this.#closing,
+      refused: () => this.metrics.connectionsRefused++,
+      attach: (socket, client) => this.hub.attach(socket, client),
+      http: (req) => handleHttp(this, req),
+      started: { commands: this.commands.size, broker: this.broker.transport.kind },
     });
-  }
-
-  #upgrade(req: Request, ip: string, principal: Principal | undefined): Response {
-    const url = new URL(req.url);
-    let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
-    try {
-      upgraded = Deno.upgradeWebSocket(req, { idleTimeout: this.config.IDLE_TIMEOUT_S });
-    } catch (err) {
-      this.gate.closed(ip);
-      return new Response(`Bad WebSocket upgrade: ${(err as Error).message}\n`, { status: 400 });
-    }
-    const { socket, response } = upgraded;
-    const conn = this.hub.attach(socket, {
-      ip,
-      batch: url.searchParams.get("batch") === "1",
-      src: url.searchParams.get("src") ?? undefined,
-      auth: principal,
-    });
-    socket.addEventListener("open", conn);
-    socket.addEventListener("message", conn);
-    socket.addEventListener("close", conn);
-    socket.addEventListener("error", conn);
-    return response;
   }
 
   /**
@@ -287,9 +259,11 @@ export class Switchboard implements HttpHost {
     while (this.hub.size > 0 && this.clock.now() < closeBy) await delay(this.clock, 10);
     await this.#http?.shutdown();
     await this.pool.close();
+    this.presence.close();
     await Promise.all([
       this.broker.transport.close(),
       this.broker.store.close(),
+      this.broker.presence.close(),
       this.broker.peers?.close(),
     ]);
     this.log.info("Switchboard stopped");

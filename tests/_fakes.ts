@@ -69,6 +69,7 @@ export class FakeClock implements Clock {
       this.#timers.delete(first[0]);
       this.#now = Math.max(this.#now, first[1].at);
       first[1].fn();
+      this.endTurn(); // each timer runs in a turn of its own
     }
     this.#now = until;
   }

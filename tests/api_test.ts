@@ -273,13 +273,33 @@ Deno.test("api - an NDJSON client that goes away cancels the command", async () 
   });
 });
 
-Deno.test("api - history, presence and presence_stats without those features: 404 not available", async () => {
+Deno.test("api - presence and presence_stats answer like the WebSocket actions; a topic without presence is a 404", async () => {
   await serving(async (server) => {
-    for (const method of ["history", "presence", "presence_stats"]) {
-      const res = await api(server, method, { topic: "a/b" });
-      assert.equal(res.status, 404, method);
-      assert.match(res.body.msg, /^Not available/);
+    const ws = await Client.connect(wsUrl(server));
+    try {
+      ws.send({ mode: "pub_sub", action: "sub", id: 1, topic: "panels/7" });
+      assert.equal((await ws.next((m) => m.action === "ack")).code, 200);
+      const present = await api(server, "presence", { topic: "panels/7" });
+      assert.equal(present.status, 200);
+      assert.deepEqual(present.body.data.map((e: { client: string }) => e.client).length, 1);
+      const stats = await api(server, "presence_stats", { topic: "panels/7" });
+      assert.deepEqual(stats.body.data, { clients: 1, users: 0 });
+      for (const method of ["presence", "presence_stats"]) {
+        const res = await api(server, method, { topic: "a/b" });
+        assert.equal(res.status, 404, method);
+        assert.match(res.body.msg, /^No presence on topic/);
+      }
+    } finally {
+      await ws.close();
     }
+  }, { PRESENCE: "panels/+" });
+});
+
+Deno.test("api - history without that feature: 404 not available", async () => {
+  await serving(async (server) => {
+    const res = await api(server, "history", { topic: "a/b" });
+    assert.equal(res.status, 404);
+    assert.match(res.body.msg, /^Not available/);
   });
 });
 

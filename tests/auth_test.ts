@@ -60,7 +60,16 @@ Deno.test("createAuthenticator - JWT gives id, permissions and expiry from the c
   const perms = { commands: ["web"], subscribe: ["user"] };
   const token = await signJwt({ sub: "panel-7", exp, perms }, SECRET);
   const p = await auth(req(`?token=${token}`), INFO);
-  assert.deepEqual(p, { id: "panel-7", permissions: perms, expiresAt: exp * 1000 });
+  assert.deepEqual(p, {
+    id: "panel-7",
+    permissions: perms,
+    expiresAt: exp * 1000,
+    user: "panel-7",
+  });
+  // The info claim is kept for presence entries.
+  const info = { name: "Panel 7", line: 2 };
+  const withInfo = await auth(req(`?token=${await signJwt({ sub: "p", info }, SECRET)}`), INFO);
+  assert.deepEqual(withInfo, { id: "p", user: "p", info });
   // No sub and no exp: a generic id and no expiry.
   assert.deepEqual(await auth(req(`?token=${await signJwt({}, SECRET)}`), INFO), { id: "jwt" });
 });
@@ -85,7 +94,7 @@ Deno.test("createAuthenticator - with token and JWT configured either one is acc
   const auth = createAuthenticator({ authToken: "shared", jwtSecret: SECRET })!;
   assert.deepEqual(await auth(req("?token=shared"), INFO), { id: "token" });
   const token = await signJwt({ sub: "u1" }, SECRET);
-  assert.deepEqual(await auth(req(`?token=${token}`), INFO), { id: "u1" });
+  assert.deepEqual(await auth(req(`?token=${token}`), INFO), { id: "u1", user: "u1" });
   assert.equal(await auth(req("?token=neither"), INFO), null);
 });
 

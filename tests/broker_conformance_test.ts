@@ -4,19 +4,22 @@
  * exist: add it to ENGINES, and do not skip a case.
  *
  * Store cases check retained values (set, replace, clear, replay by exact and wildcard filters,
- * the `$` rule, MAX_RETAINED). Transport cases use two nodes of one engine. A case marked
+ * the `$` rule, MAX_RETAINED). Presence cases check the presence store: entries listed, each
+ * change reported once, changes and entries seen by the other nodes, and the entries of a node
+ * that stopped refreshing gone within the ttl with their leaves reported. Transport cases use two nodes of one engine. A case marked
  * `needsPeers` checks what crosses between nodes; an engine without peers (memory) runs it too
  * and must show that nothing crosses. "Nothing else arrived" is proven with a sentinel publish
  * sent after, never a sleep: messages between two nodes keep their order.
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import type { Broker, Target, TransportSink } from "../lib/broker/broker.ts";
+import type { Broker, PresenceEntry, Target, TransportSink } from "../lib/broker/broker.ts";
 import { createBroker } from "../lib/broker/mod.ts";
 import { RedisTransport } from "../lib/broker/redis_transport.ts";
 import { createLogger } from "../lib/log.ts";
 import { topicMatches } from "../lib/wire/topic.ts";
 import { until } from "./_helpers.ts";
+import { FakeClock } from "./_fakes.ts";
 
 const REDIS = "redis://127.0.0.1:6379";
 const log = createLogger((Deno.env.get("TEST_LOG") ?? "silent") as "silent", "pretty");
@@ -26,11 +29,18 @@ interface Node {
   readonly broker: Broker;
   /** `deliver <topic> <text>`, `broadcast <text>` or `sendTo <target> <text>`. */
   readonly log: string[];
+  /** Presence changes reported to this node: `join|leave <topic> <client>`, in order. */
+  readonly changes: string[];
+}
+
+/** How a node is made: a clock of its own (a stopped one: the node never refreshes). */
+interface NodeOptions {
+  clock?: FakeClock;
 }
 
 /** The nodes of one case; they share an engine's namespace. */
 interface Cluster {
-  node(): Promise<Node>;
+  node(options?: NodeOptions): Promise<Node>;
   /** Waits until the engine applied every subscribe and unsubscribe so far. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -43,7 +53,7 @@ interface Engine {
   readonly peers: boolean;
   /** What `retain` does past MAX_RETAINED: throw a RangeError, or refuse it in the engine. */
   readonly whenFull: "throws" | "refuses";
-  cluster(maxRetained: number): Promise<Cluster>;
+  cluster(maxRetained: number, ttlSeconds: number): Promise<Cluster>;
 }
 
 /** What a case gets. */
@@ -57,12 +67,14 @@ interface Ctx {
 }
 
 interface Case {
-  readonly part: "store" | "transport";
+  readonly part: "store" | "presence" | "transport";
   readonly name: string;
   /** Checks what crosses between nodes: without peers, that nothing does. */
   readonly needsPeers?: boolean;
   /** MAX_RETAINED for the case (default 1000). */
   readonly maxRetained?: number;
+  /** PRESENCE_TTL_S for the case (default 60). */
+  readonly ttlSeconds?: number;
   run(ctx: Ctx): Promise<void>;
 }
 
@@ -85,14 +97,19 @@ const memory: Engine = {
   name: "memory",
   peers: false,
   whenFull: "throws",
-  cluster(maxRetained) {
+  cluster(maxRetained, ttlSeconds) {
     const nodes: Node[] = [];
     return Promise.resolve({
-      node() {
+      node(options = {}) {
         const entries: string[] = [];
         const config = { BROKER_URL: "memory://", MAX_RETAINED: maxRetained };
-        const broker = createBroker(config, recordingSink(entries), { log, nodeId: "m" });
-        const node = { broker, log: entries };
+        const broker = createBroker(config, recordingSink(entries), {
+          log,
+          nodeId: "m",
+          clock: options.clock,
+        });
+        const node = { broker, log: entries, changes: recordChanges(broker) };
+        void ttlSeconds; // the memory store has no ttl: its node's entries die with it
         nodes.push(node);
         return Promise.resolve(node);
       },
@@ -106,7 +123,7 @@ const redis: Engine = {
   name: "redis",
   peers: true,
   whenFull: "refuses",
-  async cluster(maxRetained) {
+  async cluster(maxRetained, ttlSeconds) {
     await requireRedis();
     const prefix = `conf-${crypto.randomUUID()}`;
     const url = `${REDIS}/?prefix=${prefix}`;
@@ -116,16 +133,23 @@ const redis: Engine = {
     const nodes: Node[] = [];
     const transports = () => nodes.map((n) => n.broker.transport as RedisTransport);
     return {
-      async node() {
+      async node(options = {}) {
         const entries: string[] = [];
-        const config = { BROKER_URL: url, MAX_RETAINED: maxRetained };
+        const config = { BROKER_URL: url, MAX_RETAINED: maxRetained, PRESENCE_TTL_S: ttlSeconds };
         const nodeId = ids[nodes.length] ?? crypto.randomUUID();
-        const broker = createBroker(config, recordingSink(entries), { log, nodeId });
-        const node = { broker, log: entries };
+        const broker = createBroker(config, recordingSink(entries), {
+          log,
+          nodeId,
+          clock: options.clock,
+        });
+        const node = { broker, log: entries, changes: recordChanges(broker) };
         nodes.push(node);
         assert.ok(broker.transport instanceof RedisTransport);
         broker.transport.subscribe("end"); // the sentinels' topic
-        await until(() => broker.transport.healthy, "the Redis transport to connect");
+        await until(
+          () => broker.transport.healthy && broker.presence.healthy,
+          "the Redis transport and presence relay to connect",
+        );
         return node;
       },
       settled: () => Promise.all(transports().map((t) => t.settled())).then(() => {}),
@@ -134,6 +158,10 @@ const redis: Engine = {
         const client = createClient({ url: REDIS });
         await client.connect();
         await client.del(`${prefix}:retained`);
+        // Presence keys: `{<prefix>:<topic>}:p?`, the topic list, the sweeper's lock.
+        for await (const keys of client.scanIterator({ MATCH: `*${prefix}*`, COUNT: 500 })) {
+          if (keys.length > 0) await client.del(keys);
+        }
         await client.close();
       },
     };
@@ -144,7 +172,32 @@ const redis: Engine = {
 const ENGINES: Engine[] = [memory, redis];
 
 async function closeAll(nodes: Node[]): Promise<void> {
-  await Promise.all(nodes.flatMap((n) => [n.broker.transport.close(), n.broker.store.close()]));
+  await Promise.all(
+    nodes.flatMap((n) => [
+      n.broker.transport.close(),
+      n.broker.store.close(),
+      n.broker.presence.close(),
+    ]),
+  );
+}
+
+/** Records the presence changes reported to a node. */
+function recordChanges(broker: Broker): string[] {
+  const changes: string[] = [];
+  broker.presence.listen({
+    change: (kind, topic, entry) => void changes.push(`${kind} ${topic} ${entry.client}`),
+  });
+  return changes;
+}
+
+function entry(client: string, user: string | null = null): PresenceEntry {
+  return { client, user, src: "front", info: user === null ? null : { name: user } };
+}
+
+/** The entries of a topic, sorted by client. */
+async function present(broker: Broker, topic: string): Promise<PresenceEntry[]> {
+  const list = await broker.presence.entries(topic);
+  return [...list].sort((a, b) => a.client < b.client ? -1 : 1);
 }
 
 async function requireRedis(): Promise<void> {
@@ -159,6 +212,84 @@ async function requireRedis(): Promise<void> {
 const TOPICS = ["a", "a/b", "a/b/c", "a/", "/a", "b", "b/a", "$SYS", "$SYS/x", "a/$x"];
 
 const CASES: Case[] = [
+  {
+    part: "presence",
+    name: "a join is listed and reported once; joining again changes nothing",
+    async run({ cluster }) {
+      const node = await cluster.node();
+      const presence = node.broker.presence;
+      presence.join("p/1", entry("c1", "ann"));
+      presence.join("p/1", entry("c1", "ann"));
+      presence.join("p/1", entry("c2"));
+      assert.deepEqual(await present(node.broker, "p/1"), [entry("c1", "ann"), entry("c2")]);
+      await until(() => node.changes.length >= 2, "the joins to be reported");
+      assert.deepEqual(node.changes, ["join p/1 c1", "join p/1 c2"]);
+      assert.equal(presence.held, 2);
+      assert.deepEqual(await present(node.broker, "p/2"), []);
+    },
+  },
+  {
+    part: "presence",
+    name: "a leave removes the entry and is reported once; an unknown leave is harmless",
+    async run({ cluster }) {
+      const node = await cluster.node();
+      const presence = node.broker.presence;
+      presence.join("p/1", entry("c1"));
+      presence.join("p/2", entry("c1"));
+      presence.leave("p/1", "c1");
+      presence.leave("p/1", "c1");
+      presence.leave("p/1", "nobody");
+      presence.leave("p/none", "c1");
+      assert.deepEqual(await present(node.broker, "p/1"), []);
+      assert.deepEqual(await present(node.broker, "p/2"), [entry("c1")]);
+      await until(() => node.changes.length >= 3, "the changes to be reported");
+      assert.deepEqual(node.changes, ["join p/1 c1", "join p/2 c1", "leave p/1 c1"]);
+      assert.equal(presence.held, 1);
+    },
+  },
+  {
+    part: "presence",
+    name: "entries and changes of one node are seen on another",
+    needsPeers: true,
+    async run({ engine, cluster, want }) {
+      const a = await cluster.node();
+      const b = await cluster.node();
+      a.broker.presence.join("p/x", entry("a1", "ann"));
+      b.broker.presence.join("p/x", entry("b1", "bob"));
+      await until(() => a.changes.length >= 1 && b.changes.length >= 1, "the own joins");
+      const all = [entry("a1", "ann"), entry("b1", "bob")];
+      assert.deepEqual(await present(a.broker, "p/x"), engine.peers ? all : [all[0]]);
+      assert.deepEqual(await present(b.broker, "p/x"), engine.peers ? all : [all[1]]);
+      a.broker.presence.leave("p/x", "a1");
+      const onB = ["join p/x b1", ...want(["join p/x a1", "leave p/x a1"])];
+      await until(() => b.changes.length >= onB.length, "the changes to reach b");
+      assert.deepEqual(b.changes.toSorted(), onB.toSorted());
+      if (engine.peers) {
+        assert.ok(b.changes.indexOf("join p/x a1") < b.changes.indexOf("leave p/x a1"), "order");
+      }
+      assert.equal(a.broker.presence.held, 0);
+    },
+  },
+  {
+    part: "presence",
+    name: "a node that stops refreshing loses its entries within the ttl, with their leaves",
+    needsPeers: true,
+    ttlSeconds: 1,
+    async run({ cluster, want }) {
+      const stopped = new FakeClock(Date.now()); // never advanced: the node never refreshes
+      const dead = await cluster.node({ clock: stopped });
+      const alive = await cluster.node();
+      dead.broker.presence.join("p/d", entry("d1"));
+      alive.broker.presence.join("p/d", entry("l1"));
+      const expected = ["join p/d l1", ...want(["join p/d d1", "leave p/d d1"])];
+      await until(() => alive.changes.length >= expected.length, {
+        what: "the dead node's entry to expire",
+        timeoutMs: 3000,
+      });
+      assert.deepEqual(alive.changes.toSorted(), expected.toSorted());
+      assert.deepEqual((await present(alive.broker, "p/d")).map((e) => e.client), ["l1"]);
+    },
+  },
   {
     part: "store",
     name: "retains a value and replays it for its exact topic",
@@ -415,7 +546,7 @@ for (const engine of ENGINES) {
   for (const c of CASES) {
     const alone = c.needsPeers && !engine.peers ? " (no peers: nothing crosses)" : "";
     Deno.test(`${engine.name} ${c.part} - ${c.name}${alone}`, async () => {
-      const cluster = await engine.cluster(c.maxRetained ?? 1000);
+      const cluster = await engine.cluster(c.maxRetained ?? 1000, c.ttlSeconds ?? 60);
       try {
         await c.run({
           engine,

@@ -10,6 +10,7 @@ import { runPipelined } from "./pipelined.ts";
 import { runFanout } from "./fanout.ts";
 import { runIdle } from "./idle.ts";
 import { BENCH_API_KEY, runApiPublish } from "./api_publish.ts";
+import { PRESENCE_TOPIC, runPresence } from "./presence.ts";
 
 const FULL = { warmupMs: 1000, measureMs: 5000 };
 const QUICK = { warmupMs: 300, measureMs: 1000 };
@@ -172,6 +173,34 @@ export const SCENARIOS: Scenario[] = [
       { key: "open_s", label: "time to open them all (s)", digits: 2 },
     ],
     run: runIdle,
+  },
+  {
+    id: "presence",
+    title: "Presence: 1,000 clients join one topic, 100 of them watch join/leave (vs no presence)",
+    full: { clients: 1000, watchers: 100, concurrency: 50, eventsMs: 30_000 },
+    quick: { clients: 1000, watchers: 100, concurrency: 50, eventsMs: 30_000 },
+    env: { PRESENCE: PRESENCE_TOPIC, MAX_CLIENTS: "3000" },
+    // The raw server has no presence: Switchboard alone, its own baseline (no raw column).
+    baseline: "presence",
+    metrics: [
+      { key: "join_s", label: "time for all to join, with presence (s)", digits: 2 },
+      { key: "join_plain_s", label: "time for all to join, without presence (s)", digits: 2 },
+      { key: "server_cpu_s", label: "server CPU, joins and all their events (s)", digits: 2 },
+      {
+        key: "server_cpu_plain_s",
+        label: "server CPU, joins without presence (s)",
+        digits: 2,
+      },
+      { key: "events_s", label: "time until every join event arrived (s)", digits: 2 },
+      { key: "events", label: "join events received", digits: 0 },
+      zero("lost", "join events lost"),
+      zero("duplicates", "join events received twice"),
+      zero("syncs", "presence_sync instead of events"),
+      zero("dropped", "messages dropped for slow clients"),
+      zero("slow_closed", "clients closed as slow"),
+      { key: "other_cpu", label: "everything else (% of a core)", digits: 0, diagnostic: true },
+    ],
+    run: runPresence,
   },
 ];
 

@@ -93,9 +93,52 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** One connection present on a topic (docs/presence.md). */
+export interface PresenceEntry {
+  /** The connection id (unique across nodes). */
+  client: string;
+  /** The JWT `sub`, or null. */
+  user: string | null;
+  /** The client's role, or null. */
+  src: string | null;
+  /** The JWT `info` claim, or null. */
+  info: unknown;
+}
+
+/** Told of every change the presence store made, on this node or another: once per change. */
+export interface PresenceSink {
+  change(kind: "join" | "leave", topic: string, entry: PresenceEntry): void;
+  /** Other nodes' changes may have been missed (the link between nodes was down and is back). */
+  gap?(): void;
+}
+
+/**
+ * Who is present on which topic, across nodes. A change is reported to the sink by the node that
+ * made it in the engine (a join that added an entry, a leave or an expiry that removed one), and
+ * relayed to every other node's sink, so each change is reported once on every node.
+ */
+export interface PresenceStore {
+  /** This node's entries (for /metrics). */
+  readonly held: number;
+  /** False while changes cannot be relayed between nodes (the engine is unreachable). */
+  readonly healthy: boolean;
+  /** Where changes go (the presence module; set once, after the store is made). */
+  listen(sink: PresenceSink): void;
+  /** Adds this node's entry for a client on a topic. */
+  join(topic: string, entry: PresenceEntry): void;
+  /** Removes this node's entry for a client on a topic, if it is there. */
+  leave(topic: string, client: string): void;
+  /** Everyone on a topic; rejects when the engine is unreachable. */
+  entries(topic: string): PresenceEntry[] | Promise<PresenceEntry[]>;
+  /** Stops its timers and closes connections to the engine. */
+  close(): Promise<void>;
+}
+
 /** A transport and a store of one engine, as BROKER_URL names it (and its peers, if any). */
 export interface Broker {
   readonly transport: Transport;
   readonly store: Store;
   readonly peers?: Peers;
+  /** Presence entries (lib/broker/memory_presence.ts, lib/broker/redis_presence.ts). */
+  readonly presence: PresenceStore;
 }

@@ -8,6 +8,9 @@ import type { Logger } from "../log.ts";
 import { StartupError } from "../wire/errors.ts";
 import type { Broker, TransportSink } from "./broker.ts";
 import { MemoryStore } from "./memory_store.ts";
+import { MemoryPresence } from "./memory_presence.ts";
+import { RedisPresence } from "./redis_presence.ts";
+import type { Clock } from "../clock.ts";
 import { MemoryTransport } from "./memory_transport.ts";
 import { RedisConnection } from "./redis_connection.ts";
 import { RedisStore } from "./redis_store.ts";
@@ -20,6 +23,8 @@ export interface BrokerOptions {
   log: Logger;
   /** This node's id (non-empty, no space): a multi-node transport drops its own messages by it. */
   nodeId: string;
+  /** The clock of presence timers (the system clock by default). */
+  clock?: Clock;
 }
 
 /**
@@ -27,21 +32,21 @@ export interface BrokerOptions {
  * reports `healthy: false` until it is connected, and the server starts either way. The Redis
  * transport and store share one command connection.
  *
- * @param config BROKER_URL and MAX_RETAINED.
+ * @param config BROKER_URL, MAX_RETAINED and PRESENCE_TTL_S (default 60).
  * @param sink Where a multi-node transport hands other nodes' traffic.
  * @param options The logger and this node's id.
- * @returns The transport and the store.
+ * @returns The transport, the store and the presence store.
  * @throws {StartupError} For a broker this build does not have, or a malformed Redis URL.
  * @throws {TypeError} For a node id with a space in it.
  * @example
  * ```ts
  * const broker = createBroker(config, sink, { log, nodeId: crypto.randomUUID() });
  * broker.transport.subscribe("orders/+");
- * await Promise.all([broker.transport.close(), broker.store.close()]);
+ * await Promise.all([broker.transport.close(), broker.store.close(), broker.presence.close()]);
  * ```
  */
 export function createBroker(
-  config: Pick<Config, "BROKER_URL" | "MAX_RETAINED">,
+  config: Pick<Config, "BROKER_URL" | "MAX_RETAINED"> & Partial<Pick<Config, "PRESENCE_TTL_S">>,
   sink: TransportSink,
   options: BrokerOptions,
 ): Broker {
@@ -50,6 +55,7 @@ export function createBroker(
     return {
       transport: new MemoryTransport(),
       store: new MemoryStore({ maxRetained: config.MAX_RETAINED }),
+      presence: new MemoryPresence(),
     };
   }
   if (scheme === "redis" || scheme === "rediss") {
@@ -58,6 +64,11 @@ export function createBroker(
       transport: new RedisTransport(redis, sink, { nodeId: options.nodeId }),
       store: new RedisStore(redis, { maxRetained: config.MAX_RETAINED }),
       peers: new RedisPeers(redis, sink, { nodeId: options.nodeId }),
+      presence: new RedisPresence(redis, {
+        nodeId: options.nodeId,
+        ttlSeconds: config.PRESENCE_TTL_S ?? 60,
+        clock: options.clock,
+      }),
     };
   }
   throw new StartupError(

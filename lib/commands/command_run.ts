@@ -30,8 +30,8 @@ export interface RunHost {
   broadcast(msg: Outgoing): void;
   offload<T>(name: string, input: unknown, options?: OffloadOptions): Promise<T>;
   countRequest(command: string, code: number, ms: number): void;
-  /** The client as a handler sees it (its subscriptions live in the hub). */
-  clientInfo(conn: Connection): ClientInfo;
+  /** The filters a client holds (its subscriptions live in the hub). */
+  filtersOf(conn: Connection): ReadonlySet<string>;
   /** The server's clock, for time limits. */
   readonly clock: Clock;
 }
@@ -68,7 +68,8 @@ export class CommandRun implements CommandContext<unknown, unknown> {
   }
 
   get client(): ClientInfo {
-    return this.host.clientInfo(this.conn);
+    const { id, src, ip, principal } = this.conn;
+    return { id, src, ip, principal, topics: this.host.filtersOf(this.conn) };
   }
 
   get config(): Config {

@@ -3,13 +3,14 @@
  * step and nothing fetched from elsewhere (its Content-Security-Policy forbids it). Live charts of
  * connections and message rates from /stats.json, the topics in use, health refreshed live, the
  * WebSocket's reconnects, a form per command generated from /asyncapi.json, subscribe and
- * publish, and a message log. The browser code is in ./console/.
+ * publish, who is present on a topic, and a message log. The browser code is in ./console/.
  */
 import { CHART_JS } from "./console/chart.ts";
 import { FORMS_JS } from "./console/forms.ts";
 import { DASHBOARD_JS } from "./console/dashboard.ts";
 import { APP_JS } from "./console/app.ts";
 import { API_JS } from "./console/api_panel.ts";
+import { PRESENCE_JS } from "./console/presence.ts";
 
 const CSP = [
   "default-src 'none'",
@@ -143,6 +144,13 @@ export const CONSOLE_HTML = `<!doctype html>
     </form>
     <pre id="api-result" class="result"></pre>
   </section>
+  <section class="card"><h2>Presence</h2>
+    <form id="presence-form" class="row"><input id="presence-topic" placeholder="topic, e.g. panels/7" size="24"
+      aria-label="Topic to show who is present on"><button>Who is here</button></form>
+    <div class="scroll"><table id="presence"><thead><tr><th>Client</th><th>User</th><th>Src</th><th>Info</th></tr></thead>
+      <tbody></tbody></table></div>
+    <p class="muted" id="presence-note"></p>
+  </section>
   <section class="card"><h2>Messages</h2>
     <div class="row"><button id="heartbeat">Heartbeat</button><span id="hb-result" class="muted"></span>
       <button id="clear-log" class="secondary">Clear log</button></div>
@@ -151,7 +159,7 @@ export const CONSOLE_HTML = `<!doctype html>
     <div id="log" aria-live="polite"></div>
   </section>
 </main>
-<script type="module">${CHART_JS}${FORMS_JS}${DASHBOARD_JS}${APP_JS}${API_JS}</script>
+<script type="module">${CHART_JS}${FORMS_JS}${DASHBOARD_JS}${APP_JS}${API_JS}${PRESENCE_JS}</script>
 </body>
 </html>
 `;

@@ -33,6 +33,7 @@ export interface HttpHost {
     topicCounts(): Iterable<readonly [filter: string, subscribers: number]>;
   };
   readonly broker: { readonly transport: Transport };
+  readonly presence: { readonly held: number; readonly eventsSent: number };
   readonly pool: Pick<WorkerPool, "stats">;
   /** The backend API, when API_KEY is set. */
   readonly api?: { handle(req: Request, method: string): Promise<Response> };
@@ -106,6 +107,8 @@ function gauges(server: HttpHost): Record<string, number> {
     broker_healthy: server.broker.transport.healthy ? 1 : 0,
     broker_received_total: server.broker.transport.received,
     broker_dropped_total: server.broker.transport.dropped,
+    presence_entries: server.presence.held,
+    presence_events_total: server.presence.eventsSent,
     workers_size: pool.size,
     workers_busy: pool.busy,
     workers_queued: pool.queued,

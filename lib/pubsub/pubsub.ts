@@ -15,6 +15,7 @@ import type { Store } from "../broker/broker.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { canPublish, canSubscribe } from "../session/permissions.ts";
+import type { Presence } from "./presence.ts";
 
 /** Who subscribes to what, and the fan-out: the hub's side that pub/sub uses. */
 export interface Fanout {
@@ -36,6 +37,8 @@ export interface PubSubHost {
   readonly topics: Map<string, TopicCallback>;
   readonly fanout: Fanout;
   readonly store: Store;
+  /** Presence (lib/pubsub/presence.ts): the presence requests and `join_leave` subs. */
+  readonly presence?: Pick<Presence, "handle" | "watch">;
 }
 
 /** Answers the pub/sub requests of one node. */
@@ -58,7 +61,10 @@ export class PubSub {
   handle(conn: Connection, msg: PubSubMessage): void {
     if (msg.action === "pub") this.#clientPublish(conn, msg);
     else if (msg.action === "sub") this.#subscribe(conn, msg);
-    else this.#unsubscribe(conn, msg);
+    else if (msg.action === "presence" || msg.action === "presence_stats") {
+      if (this.host.presence !== undefined) this.host.presence.handle(conn, msg);
+      else this.#ack(conn, msg, Code.NOT_FOUND, "Presence is not available on this server");
+    } else this.#unsubscribe(conn, msg);
   }
 
   #ack(conn: Connection, msg: PubSubMessage, code: number, text: string, data?: unknown): void {
@@ -96,6 +102,7 @@ export class PubSub {
       return this.#ack(conn, msg, Code.BAD_REQUEST, `Too many subscriptions (limit ${limit})`);
     }
     for (const filter of added) fanout.subscribe(conn, filter);
+    if (msg.join_leave === true) this.host.presence?.watch(conn, filters);
     this.#ack(conn, msg, Code.OK, "subscribed");
     // Overlapping filters of one sub (`a/1`, `a/+`) replay each retained value once.
     const replayed = added.length > 1 ? new Set<string>() : null;

@@ -8,13 +8,23 @@
  */
 import { TopicTree } from "./topic_tree.ts";
 
-/** Told when a filter gains its first subscriber on this node or loses its last. */
-export interface InterestListener {
+/**
+ * Told when a filter gains its first subscriber on this node or loses its last; optionally also
+ * of every subscription made and ended (presence follows these).
+ */
+export interface InterestListener<S = unknown> {
   /** The first subscriber of `filter` on this node. */
   first(filter: string): void;
   /** The last subscriber of `filter` on this node left. */
   last(filter: string): void;
+  /** `who` now holds `filter` (after `first`). */
+  added?(who: S, filter: string): void;
+  /** `who` no longer holds `filter` (before `last`), whether it unsubscribed or left. */
+  removed?(who: S, filter: string): void;
 }
+
+/** Told of every subscription made and ended, however it ended (presence follows these). */
+export type Membership<S> = Pick<InterestListener<S>, "added" | "removed">;
 
 const NONE: ReadonlySet<string> = new Set();
 
@@ -22,10 +32,10 @@ const NONE: ReadonlySet<string> = new Set();
 export class Subscriptions<S> {
   readonly #tree = new TopicTree<S>();
   readonly #bySubscriber = new Map<S, Set<string>>();
-  readonly #interest: InterestListener;
+  readonly #interest: InterestListener<S>;
 
   /** @param interest Told about the first and last subscriber of each filter. */
-  constructor(interest: InterestListener) {
+  constructor(interest: InterestListener<S>) {
     this.#interest = interest;
   }
 
@@ -72,6 +82,7 @@ export class Subscriptions<S> {
     if (held === undefined) this.#bySubscriber.set(who, held = new Set());
     held.add(filter);
     if (this.#tree.count(filter) === 1) this.#interest.first(filter);
+    this.#interest.added?.(who, filter);
     return true;
   }
 
@@ -85,6 +96,7 @@ export class Subscriptions<S> {
     if (held === undefined || !held.delete(filter)) return false;
     if (held.size === 0) this.#bySubscriber.delete(who);
     this.#tree.remove(filter, who);
+    this.#interest.removed?.(who, filter);
     if (this.#tree.count(filter) === 0) this.#interest.last(filter);
     return true;
   }

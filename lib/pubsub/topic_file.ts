@@ -25,6 +25,8 @@ export interface TopicDefinition<DS extends z.ZodType = z.ZodType> {
   description?: string;
   /** Schema of the published `data`; a failure rejects the publish with 400, nothing delivered. */
   data?: DS;
+  /** Who subscribes to this topic is listed (presence, docs/presence.md); PRESENCE adds more. */
+  presence?: boolean;
   /** Runs after delivery; its result is published on the topic without running callbacks again. */
   onPublish(
     msg: PubSubMessage & { data: z.output<DS> },
@@ -55,6 +57,7 @@ export interface TopicCallback {
   topic: string;
   description?: string;
   data?: z.ZodType;
+  presence?: boolean;
   onPublish(msg: PubSubMessage, ctx: TopicContext): TopicResult | Promise<TopicResult>;
 }
 
@@ -76,6 +79,7 @@ export function toTopicCallback(topic: string, exported: unknown): TopicCallback
       topic,
       description: def.description,
       data: def.data,
+      presence: def.presence === true || undefined,
       onPublish: def.onPublish as TopicCallback["onPublish"],
     };
   }

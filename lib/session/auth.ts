@@ -11,7 +11,8 @@
  * 2. The shared token (`AUTH_TOKEN`), compared in constant time. Principal id `"token"`, all
  *    permissions, no expiry.
  * 3. A JWT signed with `JWT_SECRET` (HS256). Principal id = the `sub` claim (`"jwt"` when absent),
- *    permissions from the `perms` claim, `expiresAt` from `exp`.
+ *    permissions from the `perms` claim, `expiresAt` from `exp`, `user` from `sub` and `info` from
+ *    the `info` claim (both for presence entries).
  * With both 2 and 3 configured, either one lets the client in.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -28,6 +29,10 @@ export interface Principal {
   expiresAt?: number;
   /** Topic filters subscribed at connect, before the client's first message (JWT `subs`). */
   subs?: readonly string[];
+  /** The user it acts for (a JWT's `sub`), shown in presence entries; absent: none. */
+  user?: string;
+  /** What a JWT's `info` claim says about it, shown in presence entries; absent: none. */
+  info?: unknown;
 }
 
 /** A custom authentication hook: the default export of an app's `auth.ts`. */
@@ -153,6 +158,8 @@ export function principalFromClaims(claims: JwtClaims): Principal {
   const permissions = permissionsFromClaims(claims);
   if (permissions) principal.permissions = permissions;
   if (claims.exp !== undefined) principal.expiresAt = claims.exp * 1000;
+  if (claims.sub !== undefined) principal.user = claims.sub;
+  if (claims.info !== undefined) principal.info = claims.info;
   const subs = claims.subs;
   if (subs !== undefined) {
     if (!Array.isArray(subs) || subs.some((s) => typeof s !== "string")) {

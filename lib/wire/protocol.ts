@@ -39,10 +39,10 @@ export interface RequestMessage {
   [key: string]: unknown;
 }
 
-/** A pub_sub message from a client: sub, unsub or pub. */
+/** A pub_sub message from a client: sub, unsub or pub; presence and presence_stats (v2). */
 export interface PubSubMessage {
   mode: "pub_sub";
-  action: "sub" | "unsub" | "pub";
+  action: "sub" | "unsub" | "pub" | "presence" | "presence_stats";
   src?: string;
   id?: MessageId;
   topic: string | string[];
@@ -50,6 +50,8 @@ export interface PubSubMessage {
   msg?: string;
   data?: unknown;
   retain?: boolean;
+  /** On `sub`: receive join and leave events of the presence topics of this sub. */
+  join_leave?: boolean;
   [key: string]: unknown;
 }
 
@@ -73,7 +75,7 @@ export interface FrameLimits {
 
 const MODES = new Set(["req_res", "pub_sub", "session"]);
 const REQ_RES_ACTIONS = new Set(["req"]);
-const PUB_SUB_ACTIONS = new Set(["sub", "unsub", "pub"]);
+const PUB_SUB_ACTIONS = new Set(["sub", "unsub", "pub", "presence", "presence_stats"]);
 const SESSION_ACTIONS = new Set(["refresh"]);
 const ACTIONS = { req_res: REQ_RES_ACTIONS, pub_sub: PUB_SUB_ACTIONS, session: SESSION_ACTIONS };
 const MAX_ID_LENGTH = 128;
@@ -99,12 +101,13 @@ export const requestSchema = z.looseObject({
 /** The zod schema of a pub_sub message, used for error messages and the API contract. */
 export const pubSubSchema = z.looseObject({
   mode: z.literal("pub_sub"),
-  action: z.enum(["sub", "unsub", "pub"]),
+  action: z.enum(["sub", "unsub", "pub", "presence", "presence_stats"]),
   ...base,
   topic: z.union([z.string(), z.array(z.string())]),
   code: z.number().int().optional(),
   msg: z.string().optional(),
   retain: z.boolean().optional(),
+  join_leave: z.boolean().optional(),
 });
 
 const SCHEMAS = { req_res: requestSchema, pub_sub: pubSubSchema, session: sessionSchema };
@@ -229,6 +232,7 @@ function fastValid(m: Record<string, unknown>, mode: string): boolean {
   }
   if (m.code !== undefined && !Number.isInteger(m.code)) return false;
   if (m.msg !== undefined && typeof m.msg !== "string") return false;
+  if (m.join_leave !== undefined && typeof m.join_leave !== "boolean") return false;
   return m.retain === undefined || typeof m.retain === "boolean";
 }
 
