@@ -66,7 +66,11 @@ export class Switchboard implements HttpHost {
       metrics: this.metrics,
       onMessage: (conn, data) => this.intake.message(conn, data),
     });
-    this.broker = createBroker(config, this.hub.local, { log: this.log, nodeId: this.nodeId });
+    this.broker = createBroker(config, this.hub.local, {
+      log: this.log,
+      nodeId: this.nodeId,
+      clock: this.clock,
+    });
     this.hub.transport = this.broker.transport;
     this.pool = new WorkerPool(routes.workers, {
       size: config.WORKERS,

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { StartupError } from "../wire/errors.ts";
@@ -13,12 +14,17 @@ import { RedisConnection } from "./redis_connection.ts";
 import { RedisStore } from "./redis_store.ts";
 import { RedisTransport } from "./redis_transport.ts";
 
+/** The BROKER_URL schemes of the Redis broker: one Redis, Sentinel, Cluster. */
+const REDIS_SCHEMES = new Set(["redis", "rediss", "redis+sentinel", "redis+cluster"]);
+
 /** Options of {@linkcode createBroker}. */
 export interface BrokerOptions {
   /** Where a multi-node broker reports connection problems. */
   log: Logger;
   /** This node's id (non-empty, no space): a multi-node transport drops its own messages by it. */
   nodeId: string;
+  /** For the Redis transport's path probe (the system clock by default). */
+  clock?: Clock;
 }
 
 /**
@@ -26,9 +32,9 @@ export interface BrokerOptions {
  * reports `healthy: false` until it is connected, and the server starts either way. The Redis
  * transport and store share one command connection.
  *
- * @param config BROKER_URL and MAX_RETAINED.
+ * @param config BROKER_URL, MAX_RETAINED and BROKER_PROBE_MS.
  * @param sink Where a multi-node transport hands other nodes' traffic.
- * @param options The logger and this node's id.
+ * @param options The logger, this node's id and the clock.
  * @returns The transport and the store.
  * @throws {StartupError} For a broker this build does not have, or a malformed Redis URL.
  * @throws {TypeError} For a node id with a space in it.
@@ -40,7 +46,7 @@ export interface BrokerOptions {
  * ```
  */
 export function createBroker(
-  config: Pick<Config, "BROKER_URL" | "MAX_RETAINED">,
+  config: Pick<Config, "BROKER_URL" | "MAX_RETAINED"> & { BROKER_PROBE_MS?: number },
   sink: TransportSink,
   options: BrokerOptions,
 ): Broker {
@@ -51,14 +57,19 @@ export function createBroker(
       store: new MemoryStore({ maxRetained: config.MAX_RETAINED }),
     };
   }
-  if (scheme === "redis" || scheme === "rediss") {
+  if (REDIS_SCHEMES.has(scheme)) {
     const redis = new RedisConnection(config.BROKER_URL, { log: options.log });
+    const { nodeId, clock } = options;
     return {
-      transport: new RedisTransport(redis, sink, { nodeId: options.nodeId }),
+      transport: new RedisTransport(redis, sink, {
+        nodeId,
+        clock,
+        probeMs: config.BROKER_PROBE_MS,
+      }),
       store: new RedisStore(redis, { maxRetained: config.MAX_RETAINED }),
     };
   }
   throw new StartupError(
-    `Invalid setting BROKER_URL: the ${scheme} broker is not available (use memory:// or redis://)`,
+    `Invalid setting BROKER_URL: the ${scheme} broker is not available (use memory://, redis://, redis+sentinel:// or redis+cluster://)`,
   );
 }

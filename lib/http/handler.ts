@@ -78,7 +78,12 @@ function health(server: HttpHost) {
     status: server.closing ? "shutting_down" : server.status,
     uptime: Math.round((server.clock.now() - server.startedAt) / 1000),
     connections: server.hub.size,
-    broker: { kind: server.broker.transport.kind, healthy: server.broker.transport.healthy },
+    broker: {
+      kind: server.broker.transport.kind,
+      healthy: server.broker.transport.healthy,
+      ...(server.broker.transport.problem !== undefined &&
+        { reason: server.broker.transport.problem }),
+    },
     workers: { size: pool.size, busy: pool.busy, queued: pool.queued, stuck: pool.stuck },
   };
 }
@@ -94,6 +99,7 @@ function gauges(server: HttpHost): Record<string, number> {
     broker_healthy: server.broker.transport.healthy ? 1 : 0,
     broker_received_total: server.broker.transport.received,
     broker_dropped_total: server.broker.transport.dropped,
+    broker_probe_rtt_ms: server.broker.transport.probeRttMs ?? 0,
     workers_size: pool.size,
     workers_busy: pool.busy,
     workers_queued: pool.queued,
