@@ -88,3 +88,16 @@ export function scanPattern(filter: string): string {
   const literal = levels.slice(0, levels.findIndex((l) => l === "+" || l === "#")).join("/");
   return `${escapeGlob(literal)}*`;
 }
+
+/**
+ * Reads `<length>:<value><rest>` from `from` on: a value that may hold any character, then the
+ * rest of the payload.
+ *
+ * @returns The value and the rest, or undefined when malformed.
+ */
+export function framed(message: string, from: number): [string, string] | undefined {
+  const colon = message.indexOf(":", from);
+  const length = Number(message.slice(from, colon));
+  if (from <= 0 || colon < 0 || !Number.isInteger(length)) return undefined;
+  return [message.slice(colon + 1, colon + 1 + length), message.slice(colon + 1 + length)];
+}

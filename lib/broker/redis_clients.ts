@@ -48,6 +48,11 @@ export interface HandleOptions {
   reconnectStrategy?: (retries: number, cause: Error) => false;
   /** For a plain client: called on each (re)connection. */
   onReady?: () => void;
+  /**
+   * For a Sentinel client: its master connection failed. Commands then wait inside the library
+   * until the sentinels name a master, so the caller stops sending until a PING answers.
+   */
+  onDown?: () => void;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -89,6 +94,10 @@ export function createHandle(
       sentinelClientOptions: { socket },
       masterPoolSize: 1,
       scanInterval: 2000,
+      passthroughClientErrorEvents: true,
+    });
+    sentinel.on("error", (err: unknown) => {
+      if (err instanceof Error && err.message.startsWith("Master Client")) options.onDown?.();
     });
     return {
       get ready() {
@@ -112,6 +121,8 @@ export function createHandle(
     defaults: { ...node, ...auth, socket },
   });
   let open = false;
+  let chain: Promise<unknown> = Promise.resolve();
+  const inOrder = (op: () => Promise<unknown>) => (chain = chain.then(op, op));
   return {
     get ready() {
       return open && cluster.isOpen;
@@ -121,10 +132,17 @@ export function createHandle(
     destroy: () => cluster.destroy(),
     publish: (channel, message) => cluster.sPublish(channel, message),
     run: (args, key) => cluster.sendCommand(key, false, args),
+    // One SSUBSCRIBE per channel (the channels of one call must share a slot), one after the
+    // other: the library sends an SUNSUBSCRIBE before an SSUBSCRIBE still waiting for its shard's
+    // connection, and drops a shard's connection when its last channel goes.
     listen: (kind, names, l) =>
-      kind === "c" ? cluster.sSubscribe(names, l) : cluster.pSubscribe(names, l),
+      kind === "c"
+        ? inOrder(() => Promise.all(names.map((name) => cluster.sSubscribe(name, l))))
+        : cluster.pSubscribe(names, l),
     unlisten: (kind, names, l) =>
-      kind === "c" ? cluster.sUnsubscribe(names, l) : cluster.pUnsubscribe(names, l),
+      kind === "c"
+        ? inOrder(() => Promise.all(names.map((name) => cluster.sUnsubscribe(name, l))))
+        : cluster.pUnsubscribe(names, l),
     listening: () => [],
     onError: (listener) => void cluster.on("error", listener),
   };

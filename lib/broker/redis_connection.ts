@@ -160,11 +160,16 @@ export class RedisConnection {
   readonly onSendError = (err: unknown): void => {
     this.dropped++;
     this.warn("send", `Redis command failed: ${reason(err)}`);
+    this.#markFailing();
+  };
+
+  /** Sentinel and Cluster: stops sending until a PING answers. */
+  #markFailing(): void {
     if (this.mode !== "single" && !this.#failing && this.#closing === undefined) {
       this.#failing = true;
       this.#check = setTimeout(this.#ping, CHECK_MS);
     }
-  };
+  }
 
   /** Logs once that Redis is reachable, when the caller's state is complete (once per outage). */
   announce(fields: Record<string, unknown>): void {
@@ -215,6 +220,7 @@ export class RedisConnection {
           connectTimeout: CONNECT_TIMEOUT_MS,
           reconnectStrategy,
           onReady: ready,
+          onDown: () => this.#markFailing(),
         });
         handle.onError(this.#onClientError);
         if (this.mode !== "single") {

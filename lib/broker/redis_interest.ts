@@ -15,6 +15,7 @@
  * @module
  */
 import type { Clock, TimerId } from "../clock.ts";
+import { topicMatches } from "../wire/topic.ts";
 
 const ANNOUNCE_MS = 10_000;
 const FORGET_MS = 30_000;
@@ -31,6 +32,8 @@ export interface WildcardInterestOptions {
 export class WildcardInterest {
   readonly #options: WildcardInterestOptions;
   readonly #peers = new Map<string, number>();
+  /** This node's wildcard filters → how many subscribe calls hold each. */
+  readonly #filters = new Map<string, number>();
   #mine = false;
   #timer: TimerId | undefined;
 
@@ -44,6 +47,29 @@ export class WildcardInterest {
     const now = this.#options.clock.now();
     for (const [node, until] of this.#peers) if (until < now) this.#peers.delete(node);
     return this.#peers.size > 0;
+  }
+
+  /** Counts a wildcard filter of this node in (+1) or out (-1). */
+  hold(filter: string, delta: 1 | -1): void {
+    const n = (this.#filters.get(filter) ?? 0) + delta;
+    if (n > 0) this.#filters.set(filter, n);
+    else this.#filters.delete(filter);
+  }
+
+  /** Whether a topic from the firehose matches one of this node's wildcard filters. */
+  matches(topic: string): boolean {
+    for (const filter of this.#filters.keys()) if (topicMatches(filter, topic)) return true;
+    return false;
+  }
+
+  /** How many other nodes are known to hold wildcard filters. */
+  get peers(): number {
+    return this.wanted ? this.#peers.size : 0;
+  }
+
+  /** Whether this node holds wildcard filters. */
+  get mine(): boolean {
+    return this.#mine;
   }
 
   /** This node now holds wildcard filters (true) or none (false). */

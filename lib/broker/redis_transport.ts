@@ -29,7 +29,7 @@
 import { type Clock, systemClock } from "../clock.ts";
 import { hasWildcard } from "../wire/topic.ts";
 import type { Target, Transport, TransportSink } from "./broker.ts";
-import { redisSubscriptions } from "./redis_channels.ts";
+import { framed, redisSubscriptions } from "./redis_channels.ts";
 import { reason, type RedisConnection } from "./redis_connection.ts";
 import { SubscriptionSet } from "./redis_subscriptions.ts";
 import { WildcardInterest } from "./redis_interest.ts";
@@ -163,6 +163,16 @@ export class RedisTransport implements Transport {
     return this.#closing === undefined && this.#redis.writable;
   }
 
+  /** Cluster: how many other nodes this one knows to hold wildcard filters. */
+  get wildcardPeers(): number {
+    return this.#interest.peers;
+  }
+
+  /** Cluster: whether this node holds wildcard filters (gets the firehose). */
+  get holdsWildcards(): boolean {
+    return this.#interest.mine;
+  }
+
   /** The last probe's round trip through Redis, in milliseconds. */
   get probeRttMs(): number {
     return this.#probe.rttMs;
@@ -174,12 +184,14 @@ export class RedisTransport implements Transport {
   }
 
   subscribe(filter: string): void {
+    if (this.#cluster && hasWildcard(filter)) this.#interest.hold(filter, 1);
     for (const key of this.#keys(filter)) {
       if (this.#subs.want(key) && key === `c:${this.#fire}`) this.#interest.mine = true;
     }
   }
 
   unsubscribe(filter: string): void {
+    if (this.#cluster && hasWildcard(filter)) this.#interest.hold(filter, -1);
     for (const key of this.#keys(filter)) {
       if (!this.#subs.unwant(key) || key !== `c:${this.#fire}`) continue;
       this.#interest.mine = false;
@@ -225,6 +237,12 @@ export class RedisTransport implements Transport {
     return this.#closing ??= this.#subs.close().then(() => this.#redis.release());
   }
 
+  /** Cluster: whether a topic from the firehose matches a wildcard or exact filter here. */
+  #wanted(topic: string): boolean {
+    if (this.#subs.has(`c:${this.#topics}${topic}`)) return true;
+    return this.#interest.matches(topic);
+  }
+
   #keys(filter: string): string[] {
     if (!this.#cluster) return redisSubscriptions(this.#topics, filter);
     return [hasWildcard(filter) ? `c:${this.#fire}` : `c:${this.#topics}${filter}`];
@@ -259,31 +277,21 @@ export class RedisTransport implements Transport {
         if (message[space - 1] === "*" && this.#fireOn) return; // the firehose brings it
         this.#sink.deliver(channel.slice(this.#topics.length), message.slice(space + 1));
       } else if (channel === this.#fire) {
-        const space = message.indexOf(" ", header);
-        const colon = message.indexOf(":", space);
-        const length = Number(message.slice(space + 1, colon));
-        if (space < 0 || colon < 0 || !Number.isInteger(length)) return;
-        const topic = message.slice(colon + 1, colon + 1 + length);
-        this.#sink.deliver(topic, message.slice(colon + 1 + length));
+        // `<node id> <seq> <length>:<topic><text>`; the firehose brings every topic.
+        const [topic, text] = framed(message, message.indexOf(" ", header) + 1) ?? [];
+        if (text !== undefined && this.#wanted(topic!)) this.#sink.deliver(topic!, text);
       } else if (channel === this.#broadcasts) {
         this.#sink.broadcast(message.slice(header));
       } else if (channel === this.#directs) {
-        this.#direct(message, header);
+        // `<node id> <i|s><length>:<id or src><text>`
+        const [value, text] = framed(message, header + 1) ?? [];
+        if (text === undefined) return;
+        this.#sink.sendTo(message[header] === "i" ? { id: value! } : { src: value! }, text);
       }
     } catch (err) {
       this.#redis.warn("deliver", `Cannot deliver a message from Redis: ${reason(err)}`);
     }
   };
-
-  /** `<node id> <i|s><length>:<id or src><text>`, from `header` on. */
-  #direct(message: string, header: number): void {
-    const colon = message.indexOf(":", header + 1);
-    const length = Number(message.slice(header + 1, colon));
-    if (colon < 0 || !Number.isInteger(length)) return;
-    const value = message.slice(colon + 1, colon + 1 + length);
-    const target = message[header] === "i" ? { id: value } : { src: value };
-    this.#sink.sendTo(target, message.slice(colon + 1 + length));
-  }
 
   #checkUp(): void {
     if (!this.healthy) return;
