@@ -29,7 +29,7 @@
 import { type Clock, systemClock } from "../clock.ts";
 import { hasWildcard } from "../wire/topic.ts";
 import type { Target, Transport, TransportSink } from "./broker.ts";
-import { framed, redisSubscriptions } from "./redis_channels.ts";
+import { ChannelNames, framed } from "./redis_channels.ts";
 import { reason, type RedisConnection } from "./redis_connection.ts";
 import { SubscriptionSet } from "./redis_subscriptions.ts";
 import { WildcardInterest } from "./redis_interest.ts";
@@ -69,12 +69,8 @@ export class RedisTransport implements Transport {
   readonly #sink: TransportSink;
   /** `<node id> `: the start of this node's own payloads. */
   readonly #self: string;
-  readonly #topics: string;
-  readonly #broadcasts: string;
-  readonly #directs: string;
+  readonly #names: ChannelNames;
   readonly #probeChannel: string;
-  readonly #fire: string;
-  readonly #interestChannel: string;
   readonly #cluster: boolean;
   readonly #subs: SubscriptionSet;
   readonly #probe: PathProbe;
@@ -104,13 +100,8 @@ export class RedisTransport implements Transport {
     this.#redis = redis;
     this.#sink = sink;
     this.#cluster = redis.mode === "cluster";
-    const ns = redis.namespace;
-    [this.#topics, this.#broadcasts, this.#directs] = [`${ns}t:`, `${ns}b`, `${ns}s`];
-    [this.#probeChannel, this.#fire, this.#interestChannel] = [
-      `${ns}p:${nodeId}`,
-      `${ns}w`,
-      `${ns}i`,
-    ];
+    this.#names = new ChannelNames(redis.namespace, this.#cluster);
+    this.#probeChannel = this.#names.probe(nodeId);
     this.#probe = new PathProbe({
       clock,
       everyMs: options.probeMs ?? 5000,
@@ -124,24 +115,24 @@ export class RedisTransport implements Transport {
     this.#interest = new WildcardInterest({
       clock,
       nodeId,
-      send: (line) => void this.#send(this.#interestChannel, line),
+      send: (line) => void this.#send(this.#names.interest, line),
     });
     redis.use();
     redis.onReady(() => this.#checkUp());
     this.#subs = new SubscriptionSet(redis, {
       listener: this.#onMessage,
       confirmed: (key) => {
-        if (key === `c:${this.#fire}`) this.#fireOn = true;
+        if (key === `c:${this.#names.fire}`) this.#fireOn = true;
       },
       synced: () => {
         if (this.#cluster) this.#interest.hello();
         this.#checkUp();
       },
     });
-    for (const channel of [this.#broadcasts, this.#directs, this.#probeChannel]) {
+    for (const channel of [this.#names.broadcasts, this.#names.directs, this.#probeChannel]) {
       this.#subs.want(`c:${channel}`);
     }
-    if (this.#cluster) this.#subs.want(`c:${this.#interestChannel}`);
+    if (this.#cluster) this.#subs.want(`c:${this.#names.interest}`);
   }
 
   /** Why the transport is not healthy, or undefined when it is. */
@@ -185,43 +176,55 @@ export class RedisTransport implements Transport {
 
   subscribe(filter: string): void {
     if (this.#cluster && hasWildcard(filter)) this.#interest.hold(filter, 1);
-    for (const key of this.#keys(filter)) {
-      if (this.#subs.want(key) && key === `c:${this.#fire}`) this.#interest.mine = true;
+    for (const key of this.#names.covering(filter)) {
+      if (this.#subs.want(key) && key === `c:${this.#names.fire}`) this.#interest.mine = true;
     }
   }
 
   unsubscribe(filter: string): void {
     if (this.#cluster && hasWildcard(filter)) this.#interest.hold(filter, -1);
-    for (const key of this.#keys(filter)) {
-      if (!this.#subs.unwant(key) || key !== `c:${this.#fire}`) continue;
+    for (const key of this.#names.covering(filter)) {
+      if (!this.#subs.unwant(key) || key !== `c:${this.#names.fire}`) continue;
       this.#interest.mine = false;
       this.#fireOn = false;
     }
   }
 
   publish(topic: string, text: string): void {
+    const out = this.forScript(topic, text);
+    out?.client.publish(out.channel, out.payload).catch(this.#redis.onSendError);
+  }
+
+  /**
+   * A topic publish prepared for a caller that publishes it itself, e.g. inside a Lua script that
+   * also stores it (history): the channel (on Cluster in the slot of `{<prefix>:<topic>}` keys,
+   * so a script may SPUBLISH it) and the payload. On Cluster it sends the firehose copy for other
+   * nodes' wildcard filters itself.
+   *
+   * @returns The command client, channel and payload; undefined while Redis is down (dropped).
+   */
+  forScript(topic: string, text: string) {
     const client = this.#redis.sender();
-    if (client === undefined) return;
+    if (client === undefined) return undefined;
     const seq = (this.#seq++).toString(36);
-    if (this.#cluster && this.#interest.wanted) {
-      const fire = `${this.#self}${seq} ${topic.length}:${topic}${text}`;
-      client.publish(this.#fire, fire).catch(this.#redis.onSendError);
-      client.publish(this.#topics + topic, `${this.#self}${seq}* ${text}`).catch(() => {});
-      return;
+    const channel = this.#names.topic(topic);
+    if (!this.#cluster || !this.#interest.wanted) {
+      return { client, channel, payload: `${this.#self}${seq} ${text}` };
     }
-    client.publish(this.#topics + topic, `${this.#self}${seq} ${text}`)
-      .catch(this.#redis.onSendError);
+    const fire = `${this.#self}${seq} ${topic.length}:${topic}${text}`;
+    client.publish(this.#names.fire, fire).catch(this.#redis.onSendError);
+    return { client, channel, payload: `${this.#self}${seq}* ${text}` };
   }
 
   broadcast(text: string): void {
-    this.#redis.sender()?.publish(this.#broadcasts, this.#self + text)
+    this.#redis.sender()?.publish(this.#names.broadcasts, this.#self + text)
       .catch(this.#redis.onSendError);
   }
 
   sendTo(target: Target, text: string): void {
     const [kind, value] = "id" in target ? ["i", target.id] : ["s", target.src];
     const payload = `${this.#self}${kind}${value.length}:${value}${text}`;
-    this.#redis.sender()?.publish(this.#directs, payload).catch(this.#redis.onSendError);
+    this.#redis.sender()?.publish(this.#names.directs, payload).catch(this.#redis.onSendError);
   }
 
   /** Resolves once every subscribe and unsubscribe sent so far is confirmed by Redis. */
@@ -239,13 +242,8 @@ export class RedisTransport implements Transport {
 
   /** Cluster: whether a topic from the firehose matches a wildcard or exact filter here. */
   #wanted(topic: string): boolean {
-    if (this.#subs.has(`c:${this.#topics}${topic}`)) return true;
+    if (this.#subs.has(`c:${this.#names.topic(topic)}`)) return true;
     return this.#interest.matches(topic);
-  }
-
-  #keys(filter: string): string[] {
-    if (!this.#cluster) return redisSubscriptions(this.#topics, filter);
-    return [hasWildcard(filter) ? `c:${this.#fire}` : `c:${this.#topics}${filter}`];
   }
 
   /** Sends on the command connection without counting a drop; false when Redis is known down. */
@@ -261,13 +259,14 @@ export class RedisTransport implements Transport {
     if (channel === this.#probeChannel) {
       return this.#probe.received(message.slice(this.#self.length));
     }
-    if (channel === this.#interestChannel) return this.#interest.heard(message);
+    if (channel === this.#names.interest) return this.#interest.heard(message);
     this.received++;
     if (message.startsWith(this.#self)) return; // delivered locally already
     const header = message.indexOf(" ") + 1; // after the node id
     if (header === 0) return;
     try {
-      if (channel.startsWith(this.#topics)) {
+      const topic = this.#names.topicOf(channel);
+      if (topic !== undefined) {
         // Every copy of one publish arrives back to back; the sequence number makes it unique.
         if (message === this.#last && channel === this.#lastChannel) return;
         this.#last = message;
@@ -275,14 +274,14 @@ export class RedisTransport implements Transport {
         const space = message.indexOf(" ", header);
         if (space < 0) return;
         if (message[space - 1] === "*" && this.#fireOn) return; // the firehose brings it
-        this.#sink.deliver(channel.slice(this.#topics.length), message.slice(space + 1));
-      } else if (channel === this.#fire) {
+        this.#sink.deliver(topic, message.slice(space + 1));
+      } else if (channel === this.#names.fire) {
         // `<node id> <seq> <length>:<topic><text>`; the firehose brings every topic.
         const [topic, text] = framed(message, message.indexOf(" ", header) + 1) ?? [];
         if (text !== undefined && this.#wanted(topic!)) this.#sink.deliver(topic!, text);
-      } else if (channel === this.#broadcasts) {
+      } else if (channel === this.#names.broadcasts) {
         this.#sink.broadcast(message.slice(header));
-      } else if (channel === this.#directs) {
+      } else if (channel === this.#names.directs) {
         // `<node id> <i|s><length>:<id or src><text>`
         const [value, text] = framed(message, header + 1) ?? [];
         if (text === undefined) return;
