@@ -10,6 +10,7 @@ import { Client, type Msg, startServer, wsUrl } from "./_client.ts";
 import { freePort, until } from "./_helpers.ts";
 import type { Switchboard } from "../lib/server.ts";
 import { escapeGlob, parseRedisUrl, redisSubscriptions } from "../lib/broker/redis_channels.ts";
+import { parseBrokerUrl } from "../lib/broker/redis_url.ts";
 import { RedisTransport } from "../lib/broker/redis_transport.ts";
 import { StartupError } from "../lib/wire/errors.ts";
 import { createBroker } from "../lib/broker/mod.ts";
@@ -119,6 +120,49 @@ Deno.test("redis broker - parseRedisUrl reads the prefix and refuses bad URLs", 
     () => parseRedisUrl("redis://u:secret@h/?db=1"),
     (err: Error) => err instanceof StartupError && !err.message.includes("secret"),
   );
+});
+
+Deno.test("redis broker - parseBrokerUrl reads Sentinel and Cluster URLs and never echoes them", () => {
+  assert.deepEqual(
+    parseBrokerUrl("redis+sentinel://:p%40ss@s1:26379,s2:26380,[::1]:26381/main?prefix=app"),
+    {
+      mode: "sentinel",
+      nodes: [{ host: "s1", port: 26379 }, { host: "s2", port: 26380 }, {
+        host: "::1",
+        port: 26381,
+      }],
+      master: "main",
+      username: undefined,
+      password: "p@ss",
+      prefix: "app",
+      where: "main via sentinels s1:26379,s2:26380,::1:26381",
+    },
+  );
+  const cluster = parseBrokerUrl("redis+cluster://user:pw@10.0.0.1:7000,10.0.0.2:7000");
+  assert.ok(cluster.mode === "cluster");
+  assert.deepEqual([cluster.username, cluster.password], ["user", "pw"]);
+  assert.equal(cluster.where, "cluster 10.0.0.1:7000,10.0.0.2:7000");
+  assert.equal(cluster.prefix, "sb");
+  assert.equal(parseBrokerUrl("redis://h:1/?prefix=x").mode, "single");
+  const bad = [
+    "redis+sentinel://:s3cr3t@h:26379", // no master name
+    "redis+sentinel://:s3cr3t@h/main", // no port
+    "redis+cluster://:s3cr3t@h:7000/x", // a path
+    "redis+cluster://:s3cr3t@h:7000?db=2", // an unknown option
+    "redis+cluster://:s3cr3t@h:70000", // a port out of range
+    "redis+cluster://:s3cr3t@h:7000,,h:7001", // an empty address
+    "redis+cluster://:s3cr3t@h:7000?prefix=", // an empty prefix
+    "redis+nats://:s3cr3t@h:7000",
+  ];
+  for (const url of bad) {
+    assert.throws(
+      () => parseBrokerUrl(url),
+      (err: Error) =>
+        err instanceof StartupError && err.message.startsWith("Invalid setting BROKER_URL: ") &&
+        !err.message.includes("s3cr3t"),
+      url,
+    );
+  }
 });
 
 Deno.test("redis broker - redisSubscriptions covers each filter with the fewest subscriptions", () => {
@@ -293,6 +337,31 @@ Deno.test("redis broker - MAX_RETAINED caps the shared hash but updates still la
     await redis.close();
     await shutdownAll(nodes);
   } finally {
+    await dropKeys(prefix);
+  }
+});
+
+Deno.test("redis broker - a retained publish refused by MAX_RETAINED says so in its ack", async () => {
+  await requireRedis();
+  const { url, prefix } = freshUrl();
+  const nodes = await startNodes(2, url, { MAX_RETAINED: 1 });
+  const [a, b] = nodes;
+  const [publisher, listener] = await Promise.all([
+    Client.connect(wsUrl(a)),
+    Client.connect(wsUrl(b)),
+  ]);
+  try {
+    await sub(listener, "full/+");
+    await settled(nodes);
+    assert.equal((await pub(publisher, "full/1", { data: 1, retain: true })).code, 200);
+    const refused = await pub(publisher, "full/2", { data: 2, retain: true });
+    assert.equal(refused.code, 400);
+    assert.match(refused.msg as string, /limit of 1 retained topics is reached/);
+    // The live publish went out all the same, and the next one is acked as usual.
+    await listener.waitFor(1, (m) => m.action === "pub" && m.data === 2);
+    assert.equal((await pub(publisher, "full/1", { data: 3, retain: true })).code, 200);
+  } finally {
+    await shutdownAll(nodes, [publisher, listener]);
     await dropKeys(prefix);
   }
 });
