@@ -23,7 +23,6 @@
  *   firehose channel (lib/broker/redis_interest.ts). A topic publish that also went to the
  *   firehose is marked (`<seq>*`) so a node that gets both copies keeps the firehose's.
  * - A probe through Redis to the node itself proves the path (lib/broker/redis_probe.ts).
- *
  * @module
  */
 import { type Clock, systemClock } from "../clock.ts";
@@ -47,8 +46,8 @@ export interface RedisTransportOptions {
 
 /**
  * Moves messages between the nodes that share one Redis deployment. It connects in the
- * background: `healthy` is false until both connections are up, the subscriptions are confirmed
- * and (later) while the path probe does not come back.
+ * background: `healthy` is false until both connections are up and the subscriptions confirmed,
+ * and while the path probe does not come back.
  *
  * @example
  * ```ts
@@ -105,7 +104,8 @@ export class RedisTransport implements Transport {
     this.#probe = new PathProbe({
       clock,
       everyMs: options.probeMs ?? 5000,
-      send: (token) => this.#send(this.#probeChannel, this.#self + token),
+      // Not while (re)subscribing: the probe would be lost before its channel is back.
+      send: (token) => this.#subs.synced && this.#send(this.#probeChannel, this.#self + token),
       stalled: () => {
         this.#redis.warn("stalled", `${this.problem}: replacing the subscriber connection`);
         this.#probe.reset();
