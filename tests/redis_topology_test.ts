@@ -110,12 +110,16 @@ async function crossNode(url: string): Promise<void> {
   }
 }
 
-Deno.test("redis sentinel - cross-node delivery, retained values, and a failover", async (t) => {
+Deno.test("redis sentinel - cross-node delivery, retained values, killed subscribers, a failover", async (t) => {
   let topo: Topology | undefined;
   try {
     topo = await startSentinel();
     const base = `${topo.url}?prefix=tp-${crypto.randomUUID()}`;
     await t.step("messages and retained values cross between nodes", () => crossNode(base));
+    await t.step(
+      "subscriber connections killed on the master come back by themselves",
+      () => pubsubKilled(topo!, `${topo!.url}?prefix=tk-${crypto.randomUUID()}`),
+    );
     await t.step(
       "after the master is killed, nodes follow the new one by themselves",
       () => failover(topo!, `${topo!.url}?prefix=tf-${crypto.randomUUID()}`),
@@ -124,6 +128,37 @@ Deno.test("redis sentinel - cross-node delivery, retained values, and a failover
     await topo?.stop();
   }
 });
+
+/** CLIENT KILL TYPE pubsub on the master: the nodes resubscribe and delivery resumes. */
+async function pubsubKilled(topo: Topology, url: string): Promise<void> {
+  const nodes = await startNodes(url);
+  const [a, b] = nodes;
+  const clients = await Promise.all([a, b].map((s) => Client.connect(wsUrl(s))));
+  const [pubA, subB] = clients;
+  try {
+    await sub(subB, "k/x");
+    await Promise.all(nodes.map((s) => transport(s).settled()));
+    const killed = await topo.cli(topo.dataPorts[0], "CLIENT", "KILL", "TYPE", "pubsub");
+    assert.ok(Number(killed) >= 2, `killed ${killed}`);
+    let n = 0;
+    await until(async () => {
+      await pub(pubA, "k/x", { data: `k ${++n}` });
+      try {
+        await subB.next((m) => m.data === `k ${n}`, 500);
+        return true;
+      } catch {
+        return false;
+      }
+    }, { what: "delivery to resume", timeoutMs: 15_000 });
+    await until(async () => (await health(b)).status === "ok", {
+      what: "/healthz to say ok",
+      timeoutMs: 15_000,
+    });
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all(nodes.map((s) => s.shutdown()));
+  }
+}
 
 async function failover(topo: Topology, url: string): Promise<void> {
   const nodes = await startNodes(url);

@@ -186,7 +186,9 @@ export const SCENARIOS: Scenario[] = [
     baseline: "fanout_max",
     env: { BROKER_URL: CROSS_BROKER },
     metrics: [
-      { key: "rate", label: "deliveries/s", digits: 0, target: { kind: "ratio_min", value: 0.5 } },
+      // Its target (≥ 0.5×) is against Switchboard's own single-node fan-out_max of the same run,
+      // which the table's raw column is not: docs/benchmarks.md "Across nodes" compares the two.
+      { key: "rate", label: "deliveries/s", digits: 0 },
       { key: "server_us", label: "node A CPU per delivery (µs)", digits: 2 },
       ...delivered,
       ...cpu,
