@@ -25,13 +25,16 @@ export interface Topology {
   stop(): Promise<void>;
 }
 
-/** A port that is free, and whose cluster bus port (+10000) is free too. */
+const taken = new Set<number>();
+
+/** A port that is free, not handed out before, and whose cluster bus port (+10000) is free too. */
 function freePorts(): number {
   for (;;) {
     const a = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = a.addr.port;
     a.close();
-    if (port + 10000 > 65535) continue;
+    if (port + 10000 > 65535 || taken.has(port) || taken.has(port + 10000)) continue;
+    taken.add(port);
     try {
       Deno.listen({ hostname: "127.0.0.1", port: port + 10000 }).close();
       return port;
@@ -96,6 +99,17 @@ class Processes {
     return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   }
 
+  /** The end of every process's log, for a failure's message. */
+  logs(): string {
+    const out: string[] = [];
+    for (const entry of Deno.readDirSync(this.dir)) {
+      if (!entry.name.endsWith(".log")) continue;
+      const text = Deno.readTextFileSync(`${this.dir}/${entry.name}`);
+      out.push(`--- ${entry.name}\n${text.split("\n").slice(-15).join("\n")}`);
+    }
+    return out.join("\n");
+  }
+
   async stop(): Promise<void> {
     globalThis.removeEventListener("unload", this.#unload);
     await Promise.all([...this.children.keys()].map((port) => this.kill(port)));
@@ -158,6 +172,7 @@ export async function startSentinel(): Promise<Topology> {
           `port ${port}`,
           "bind 127.0.0.1",
           `dir ${p.dir}`,
+          `logfile ${p.dir}/sentinel-${port}.log`,
           `sentinel monitor ${MASTER} 127.0.0.1 ${master} 2`,
           `sentinel auth-pass ${MASTER} ${PASSWORD}`,
           `sentinel down-after-milliseconds ${MASTER} 1000`,
@@ -176,10 +191,14 @@ export async function startSentinel(): Promise<Topology> {
       }
       return true;
     };
-    await until(ready, {
-      what: "the sentinels to know the replica and each other",
-      timeoutMs: 30_000,
-    });
+    try {
+      await until(ready, {
+        what: "the sentinels to know the replica and each other",
+        timeoutMs: 45_000,
+      });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${p.logs()}`);
+    }
     const hosts = sentinels.map((port) => `127.0.0.1:${port}`).join(",");
     return topology(p, `redis+sentinel://:${encodeURIComponent(PASSWORD)}@${hosts}/${MASTER}`, [
       master,
