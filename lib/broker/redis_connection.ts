@@ -70,6 +70,7 @@ export class RedisConnection {
   /** Sentinel and Cluster: a command failed; commands are refused until a PING answers. */
   #failing = false;
   #check: ReturnType<typeof setTimeout> | undefined;
+  #errorReply: (typeof import("redis"))["ErrorReply"] | undefined;
 
   /**
    * @param url BROKER_URL (any Redis topology, optional `?prefix=name`, default "sb").
@@ -160,7 +161,8 @@ export class RedisConnection {
   readonly onSendError = (err: unknown): void => {
     this.dropped++;
     this.warn("send", `Redis command failed: ${reason(err)}`);
-    this.#markFailing();
+    // An error reply (a script's error, say) is an answer: the path works.
+    if (!(this.#errorReply !== undefined && err instanceof this.#errorReply)) this.#markFailing();
   };
 
   /** Sentinel and Cluster: stops sending until a PING answers. */
@@ -210,6 +212,7 @@ export class RedisConnection {
     });
     this.#module.then((mod) => {
       if (mod === undefined || this.#closing !== undefined) return;
+      this.#errorReply = mod.ErrorReply;
       const ready = () => {
         onReady?.();
         for (const listener of this.#onReady) listener();
