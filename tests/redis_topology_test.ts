@@ -11,6 +11,7 @@ import { PASSWORD, startCluster, startSentinel, type Topology } from "./_redis_t
 import { createLogger } from "../lib/log.ts";
 import type { Switchboard } from "../lib/server.ts";
 import { RedisTransport } from "../lib/broker/redis_transport.ts";
+import { createBroker } from "../lib/broker/mod.ts";
 
 const LOG_LEVEL = Deno.env.get("TEST_LOG") ?? "silent";
 let nextId = 0;
@@ -208,15 +209,54 @@ async function failover(topo: Topology, url: string): Promise<void> {
   }
 }
 
-Deno.test("redis cluster - cross-node delivery and retained values over three masters", async () => {
+Deno.test("redis cluster - cross-node delivery, retained values, a script that stores and publishes", async (t) => {
   let topo: Topology | undefined;
   try {
     topo = await startCluster();
-    await crossNode(`${topo.url}?prefix=tc-${crypto.randomUUID()}`);
+    const url = `${topo.url}?prefix=tc-${crypto.randomUUID()}`;
+    await t.step("messages and retained values cross between nodes", () => crossNode(url));
+    await t.step(
+      "a script stores under {<prefix>:<topic>} and SPUBLISHes in one slot",
+      () => scriptedPublish(`${topo!.url}?prefix=ts-${crypto.randomUUID()}`),
+    );
   } finally {
     await topo?.stop();
   }
 });
+
+/**
+ * What history and presence need on Cluster: a Lua script that writes a `{<prefix>:<topic>}` key
+ * and SPUBLISHes the topic's channel in the same atomic step (one slot), delivered on another node.
+ */
+async function scriptedPublish(url: string): Promise<void> {
+  const got: string[] = [];
+  const sink = (into: string[]) => ({
+    deliver: (topic: string, text: string) => void into.push(`${topic} ${text}`),
+    broadcast() {},
+    sendTo() {},
+  });
+  const log = createLogger("silent", "pretty");
+  const config = { BROKER_URL: url, MAX_RETAINED: 10 };
+  const a = createBroker(config, sink([]), { log, nodeId: "na" });
+  const b = createBroker(config, sink(got), { log, nodeId: "nb" });
+  try {
+    b.transport.subscribe("line/7");
+    await until(() => a.transport.healthy && b.transport.healthy, "the brokers to connect");
+    await (b.transport as RedisTransport).settled();
+    const prefix = url.slice(url.indexOf("?prefix=") + "?prefix=".length);
+    const key = `{${prefix}:line/7}:h`;
+    const out = (a.transport as RedisTransport).forScript("line/7", '{"data":1}')!;
+    const script = "redis.call('INCR', KEYS[1]) return redis.call('SPUBLISH', ARGV[1], ARGV[2])";
+    const receivers = await out.client.run(
+      ["EVAL", script, "1", key, out.channel, out.payload],
+      key,
+    );
+    assert.equal(receivers, 1);
+    await until(() => got.includes('line/7 {"data":1}'), "the scripted publish on node B");
+  } finally {
+    await Promise.all([a, b].flatMap((x) => [x.transport.close(), x.store.close()]));
+  }
+}
 
 /**
  * A TCP proxy to the shared Redis that can freeze the connections open at the time, in the Redis
