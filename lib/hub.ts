@@ -259,11 +259,6 @@ export class Hub implements Fanout {
     };
   }
 
-  /** False while publishes cannot reach the other nodes (the transport is known down). */
-  get relaying(): boolean {
-    return this.#transport?.writable ?? true;
-  }
-
   /** Delivers a serialised publish here and hands the same string to the other nodes. */
   publish(topic: string, text: string): void {
     this.stats.published++;

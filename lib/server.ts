@@ -85,6 +85,7 @@ export class Switchboard implements HttpHost {
       topics: this.topics,
       fanout: this.hub,
       store: this.broker.store,
+      relaying: () => this.broker.transport.writable ?? true,
     });
     this.dispatcher = new Dispatcher({
       config,

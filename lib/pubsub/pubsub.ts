@@ -26,8 +26,6 @@ export interface Fanout {
   filtersOf(conn: Connection): ReadonlySet<string>;
   /** Delivers a serialised publish to subscribers on this node and every other. */
   publish(topic: string, text: string): void;
-  /** False while publishes cannot reach the other nodes (acked 503, delivered here only). */
-  readonly relaying?: boolean;
 }
 
 /** What pub/sub needs from the server's wiring. */
@@ -38,6 +36,8 @@ export interface PubSubHost {
   readonly topics: Map<string, TopicCallback>;
   readonly fanout: Fanout;
   readonly store: Store;
+  /** False while publishes cannot reach the other nodes (acked 503, delivered here only). */
+  relaying?(): boolean;
 }
 
 /** Answers the pub/sub requests of one node. */
@@ -166,7 +166,7 @@ export class PubSub {
    * node because the broker is known down at publish time.
    */
   #published(conn: Connection, msg: PubSubMessage, refused: string | null): void {
-    if (!this.host.fanout.relaying) {
+    if (this.host.relaying?.() === false) {
       const why = "Published on this node only: the broker is unavailable";
       return this.#ack(conn, msg, Code.UNAVAILABLE, refused === null ? why : `${why}; ${refused}`);
     }
