@@ -32,8 +32,11 @@ export const configSchema = z.object({
   WORKER_QUEUE: int(1).default(1000),
   WORKER_TIMEOUT_MS: int(1).default(30_000),
   WORKER_STUCK_LIMIT: int(1).default(2),
-  BROKER_URL: z.string().regex(/^(memory|redis|rediss):\/\//, "expected memory:// or redis://")
-    .default("memory://"),
+  BROKER_URL: z.string().regex(
+    /^(memory|redis|rediss|redis\+sentinel|redis\+cluster):\/\//,
+    "expected memory://, redis://, redis+sentinel:// or redis+cluster://",
+  ).default("memory://"),
+  BROKER_PROBE_MS: int(100, 60_000).default(5000),
   AUTH_TOKEN: z.string().regex(
     /^[\x21-\x7e]+$/,
     "must be printable ASCII without spaces (it is sent in an Authorization header)",

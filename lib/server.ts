@@ -108,6 +108,7 @@ export class Switchboard implements HttpHost {
       fanout: this.hub,
       store: this.broker.store,
       presence: this.presence,
+      relaying: () => this.broker.transport.writable ?? true,
     });
     this.dispatcher = new Dispatcher({
       config,

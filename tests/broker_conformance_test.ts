@@ -1,6 +1,7 @@
 /**
- * The broker conformance suite: ONE table of cases, run against every engine (memory, and Redis
- * on 127.0.0.1:6379 with a fresh `?prefix=` per case). A new engine must pass this table to
+ * The broker conformance suite: ONE table of cases, run against every engine (memory, Redis on
+ * 127.0.0.1:6379, and Sentinel and Cluster topologies this file starts with the machine's
+ * redis-server, each with a fresh `?prefix=` per case). A new engine must pass this table to
  * exist: add it to ENGINES, and do not skip a case.
  *
  * Store cases check retained values (set, replace, clear, replay by exact and wildcard filters,
@@ -20,6 +21,7 @@ import { createLogger } from "../lib/log.ts";
 import { topicMatches } from "../lib/wire/topic.ts";
 import { until } from "./_helpers.ts";
 import { FakeClock } from "./_fakes.ts";
+import { startCluster, startSentinel, type Topology } from "./_redis_topology.ts";
 
 const REDIS = "redis://127.0.0.1:6379";
 const log = createLogger((Deno.env.get("TEST_LOG") ?? "silent") as "silent", "pretty");
@@ -31,6 +33,38 @@ interface Node {
   readonly log: string[];
   /** Presence changes reported to this node: `join|leave <topic> <client>`, in order. */
   readonly changes: string[];
+  /** Engines without one order across channels: what the node sent and subscribes to. */
+  readonly sent?: Sent;
+}
+
+/** What a node sent since the last `received`, and the filters it holds. */
+interface Sent {
+  topics: Set<string>;
+  broadcast: boolean;
+  sendTo: boolean;
+  filters: Map<string, number>;
+}
+
+/** Records what a node's transport sends and subscribes to (for unordered engines). */
+function recordSends(broker: Broker): Sent {
+  const sent: Sent = { topics: new Set(), broadcast: false, sendTo: false, filters: new Map() };
+  const t = broker.transport;
+  const [publish, broadcast, sendTo] = [t.publish.bind(t), t.broadcast.bind(t), t.sendTo.bind(t)];
+  const [subscribe, unsubscribe] = [t.subscribe.bind(t), t.unsubscribe.bind(t)];
+  t.publish = (topic, text) => (sent.topics.add(topic), publish(topic, text));
+  t.broadcast = (text) => (sent.broadcast = true, broadcast(text));
+  t.sendTo = (target, text) => (sent.sendTo = true, sendTo(target, text));
+  t.subscribe = (filter) => {
+    sent.filters.set(filter, (sent.filters.get(filter) ?? 0) + 1);
+    subscribe(filter);
+  };
+  t.unsubscribe = (filter) => {
+    const n = (sent.filters.get(filter) ?? 0) - 1;
+    if (n > 0) sent.filters.set(filter, n);
+    else sent.filters.delete(filter);
+    unsubscribe(filter);
+  };
+  return sent;
 }
 
 /** How a node is made: a clock of its own (a stopped one: the node never refreshes). */
@@ -49,6 +83,11 @@ interface Cluster {
 /** An implementation of the broker, as BROKER_URL names it. */
 interface Engine {
   readonly name: string;
+  /**
+   * False when messages on different channels may overtake each other (Cluster: each channel
+   * lives on its shard). "Nothing else arrived" then needs a sentinel down every path used.
+   */
+  readonly ordered?: boolean;
   /** Whether its nodes reach each other (share messages and retained values). */
   readonly peers: boolean;
   /** What `retain` does past MAX_RETAINED: throw a RangeError, or refuse it in the engine. */
@@ -168,8 +207,67 @@ const redis: Engine = {
   },
 };
 
+/**
+ * An engine on a topology this file starts (Sentinel, Cluster): one topology for every case, a
+ * fresh prefix per case.
+ */
+function topologyEngine(
+  name: string,
+  topology: () => Promise<Topology>,
+  ordered: boolean,
+): Engine & { topology?: Topology } {
+  const engine: Engine & { topology?: Topology } = {
+    name,
+    ordered,
+    peers: true,
+    whenFull: "refuses",
+    async cluster(maxRetained, ttlSeconds) {
+      engine.topology ??= await topology();
+      const url = `${engine.topology.url}?prefix=conf-${crypto.randomUUID()}`;
+      const nodes: Node[] = [];
+      const transports = () => nodes.map((n) => n.broker.transport as RedisTransport);
+      return {
+        async node(options = {}) {
+          const entries: string[] = [];
+          const config = { BROKER_URL: url, MAX_RETAINED: maxRetained, PRESENCE_TTL_S: ttlSeconds };
+          const nodeId = `n${nodes.length}${crypto.randomUUID().slice(0, 4)}`;
+          const broker = createBroker(config, recordingSink(entries), {
+            log,
+            nodeId,
+            clock: options.clock,
+          });
+          const sent = recordSends(broker);
+          const node = { broker, log: entries, changes: recordChanges(broker), sent };
+          nodes.push(node);
+          broker.transport.subscribe("end");
+          await until(
+            () => broker.transport.healthy && broker.presence.healthy,
+            { what: "the transport and presence relay to connect", timeoutMs: 15_000 },
+          );
+          return node;
+        },
+        async settled() {
+          await Promise.all(transports().map((t) => t.settled()));
+          // Cluster: each node knows which others get the firehose (wildcard filters).
+          const holders = () => transports().filter((t) => t.holdsWildcards).length;
+          await until(
+            () =>
+              transports().every((t) => t.wildcardPeers === holders() - (t.holdsWildcards ? 1 : 0)),
+            "the nodes to learn who holds wildcard filters",
+          );
+        },
+        close: () => closeAll(nodes),
+      };
+    },
+  };
+  return engine;
+}
+
+const sentinel = topologyEngine("sentinel", startSentinel, true);
+const cluster = topologyEngine("cluster", startCluster, false);
+
 /** Every engine. A new one is added here and must pass every case. */
-const ENGINES: Engine[] = [memory, redis];
+const ENGINES: Engine[] = [memory, redis, sentinel, cluster];
 
 async function closeAll(nodes: Node[]): Promise<void> {
   await Promise.all(
@@ -243,7 +341,11 @@ const CASES: Case[] = [
       assert.deepEqual(await present(node.broker, "p/1"), []);
       assert.deepEqual(await present(node.broker, "p/2"), [entry("c1")]);
       await until(() => node.changes.length >= 3, "the changes to be reported");
-      assert.deepEqual(node.changes, ["join p/1 c1", "join p/2 c1", "leave p/1 c1"]);
+      // In order per topic (on Cluster, topics live on different shards: no order across them).
+      const of = (topic: string) => node.changes.filter((c) => c.includes(` ${topic} `));
+      assert.deepEqual(of("p/1"), ["join p/1 c1", "leave p/1 c1"]);
+      assert.deepEqual(of("p/2"), ["join p/2 c1"]);
+      assert.equal(node.changes.length, 3);
       assert.equal(presence.held, 1);
     },
   },
@@ -542,31 +644,75 @@ const CASES: Case[] = [
 
 let sentinels = 0;
 
+/**
+ * "Nothing else arrived" without order across channels: a sentinel down each channel `from` used
+ * that `to` receives (each channel keeps its order), then everything but the sentinels.
+ */
+async function receivedUnordered(from: Node, to: Node): Promise<string[]> {
+  const sent = from.sent!;
+  const t = from.broker.transport;
+  const text = `sentinel ${++sentinels}`;
+  const marks = [`deliver end ${text}`];
+  t.publish("end", text);
+  const wants = (topic: string) => [...to.sent!.filters.keys()].some((f) => topicMatches(f, topic));
+  for (const topic of sent.topics) {
+    if (topic === "end" || !wants(topic)) continue;
+    t.publish(topic, text);
+    marks.push(`deliver ${topic} ${text}`);
+  }
+  if (sent.broadcast) {
+    t.broadcast(text);
+    marks.push(`broadcast ${text}`);
+  }
+  if (sent.sendTo) {
+    t.sendTo({ src: "end" }, text);
+    marks.push(`sendTo {"src":"end"} ${text}`);
+  }
+  Object.assign(sent, { topics: new Set(), broadcast: false, sendTo: false });
+  await until(() => marks.every((m) => to.log.includes(m)), "the sentinels");
+  return to.log.splice(0).filter((entry) => !entry.endsWith(` ${text}`));
+}
+
+async function runCase(engine: Engine, c: Case): Promise<void> {
+  const cluster = await engine.cluster(c.maxRetained ?? 1000, c.ttlSeconds ?? 60);
+  try {
+    await c.run({
+      engine,
+      cluster,
+      want: (list) => engine.peers ? list : [],
+      async received(from, to) {
+        if (!engine.peers) {
+          await new Promise((r) => setTimeout(r, 0)); // a transport that delivered late
+          return to.log.splice(0);
+        }
+        if (engine.ordered === false) return await receivedUnordered(from, to);
+        const mark = `deliver end sentinel ${++sentinels}`;
+        from.broker.transport.publish("end", mark.slice("deliver end ".length));
+        await until(() => to.log.includes(mark), "the sentinel");
+        const i = to.log.indexOf(mark);
+        return to.log.splice(0, i + 1).slice(0, i);
+      },
+    });
+  } finally {
+    await cluster.close();
+  }
+}
+
 for (const engine of ENGINES) {
-  for (const c of CASES) {
+  const title = (c: Case) => {
     const alone = c.needsPeers && !engine.peers ? " (no peers: nothing crosses)" : "";
-    Deno.test(`${engine.name} ${c.part} - ${c.name}${alone}`, async () => {
-      const cluster = await engine.cluster(c.maxRetained ?? 1000, c.ttlSeconds ?? 60);
+    return `${engine.name} ${c.part} - ${c.name}${alone}`;
+  };
+  if (engine === sentinel || engine === cluster) {
+    // One topology for all the cases, stopped whatever happens.
+    Deno.test(`${engine.name} - passes every case on its own topology`, async (t) => {
       try {
-        await c.run({
-          engine,
-          cluster,
-          want: (list) => engine.peers ? list : [],
-          async received(from, to) {
-            if (!engine.peers) {
-              await new Promise((r) => setTimeout(r, 0)); // a transport that delivered late
-              return to.log.splice(0);
-            }
-            const mark = `deliver end sentinel ${++sentinels}`;
-            from.broker.transport.publish("end", mark.slice("deliver end ".length));
-            await until(() => to.log.includes(mark), "the sentinel");
-            const i = to.log.indexOf(mark);
-            return to.log.splice(0, i + 1).slice(0, i);
-          },
-        });
+        for (const c of CASES) await t.step(title(c), () => runCase(engine, c));
       } finally {
-        await cluster.close();
+        await (engine as typeof sentinel).topology?.stop();
       }
     });
+    continue;
   }
+  for (const c of CASES) Deno.test(title(c), () => runCase(engine, c));
 }

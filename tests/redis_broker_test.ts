@@ -10,6 +10,7 @@ import { Client, type Msg, startServer, wsUrl } from "./_client.ts";
 import { freePort, until } from "./_helpers.ts";
 import type { Switchboard } from "../lib/server.ts";
 import { escapeGlob, parseRedisUrl, redisSubscriptions } from "../lib/broker/redis_channels.ts";
+import { parseBrokerUrl } from "../lib/broker/redis_url.ts";
 import { RedisTransport } from "../lib/broker/redis_transport.ts";
 import { StartupError } from "../lib/wire/errors.ts";
 import { createBroker } from "../lib/broker/mod.ts";
@@ -119,6 +120,49 @@ Deno.test("redis broker - parseRedisUrl reads the prefix and refuses bad URLs", 
     () => parseRedisUrl("redis://u:secret@h/?db=1"),
     (err: Error) => err instanceof StartupError && !err.message.includes("secret"),
   );
+});
+
+Deno.test("redis broker - parseBrokerUrl reads Sentinel and Cluster URLs and never echoes them", () => {
+  assert.deepEqual(
+    parseBrokerUrl("redis+sentinel://:p%40ss@s1:26379,s2:26380,[::1]:26381/main?prefix=app"),
+    {
+      mode: "sentinel",
+      nodes: [{ host: "s1", port: 26379 }, { host: "s2", port: 26380 }, {
+        host: "::1",
+        port: 26381,
+      }],
+      master: "main",
+      username: undefined,
+      password: "p@ss",
+      prefix: "app",
+      where: "main via sentinels s1:26379,s2:26380,::1:26381",
+    },
+  );
+  const cluster = parseBrokerUrl("redis+cluster://user:pw@10.0.0.1:7000,10.0.0.2:7000");
+  assert.ok(cluster.mode === "cluster");
+  assert.deepEqual([cluster.username, cluster.password], ["user", "pw"]);
+  assert.equal(cluster.where, "cluster 10.0.0.1:7000,10.0.0.2:7000");
+  assert.equal(cluster.prefix, "sb");
+  assert.equal(parseBrokerUrl("redis://h:1/?prefix=x").mode, "single");
+  const bad = [
+    "redis+sentinel://:s3cr3t@h:26379", // no master name
+    "redis+sentinel://:s3cr3t@h/main", // no port
+    "redis+cluster://:s3cr3t@h:7000/x", // a path
+    "redis+cluster://:s3cr3t@h:7000?db=2", // an unknown option
+    "redis+cluster://:s3cr3t@h:70000", // a port out of range
+    "redis+cluster://:s3cr3t@h:7000,,h:7001", // an empty address
+    "redis+cluster://:s3cr3t@h:7000?prefix=", // an empty prefix
+    "redis+nats://:s3cr3t@h:7000",
+  ];
+  for (const url of bad) {
+    assert.throws(
+      () => parseBrokerUrl(url),
+      (err: Error) =>
+        err instanceof StartupError && err.message.startsWith("Invalid setting BROKER_URL: ") &&
+        !err.message.includes("s3cr3t"),
+      url,
+    );
+  }
 });
 
 Deno.test("redis broker - redisSubscriptions covers each filter with the fewest subscriptions", () => {
@@ -297,6 +341,31 @@ Deno.test("redis broker - MAX_RETAINED caps the shared hash but updates still la
   }
 });
 
+Deno.test("redis broker - a retained publish refused by MAX_RETAINED says so in its ack", async () => {
+  await requireRedis();
+  const { url, prefix } = freshUrl();
+  const nodes = await startNodes(2, url, { MAX_RETAINED: 1 });
+  const [a, b] = nodes;
+  const [publisher, listener] = await Promise.all([
+    Client.connect(wsUrl(a)),
+    Client.connect(wsUrl(b)),
+  ]);
+  try {
+    await sub(listener, "full/+");
+    await settled(nodes);
+    assert.equal((await pub(publisher, "full/1", { data: 1, retain: true })).code, 200);
+    const refused = await pub(publisher, "full/2", { data: 2, retain: true });
+    assert.equal(refused.code, 400);
+    assert.match(refused.msg as string, /limit of 1 retained topics is reached/);
+    // The live publish went out all the same, and the next one is acked as usual.
+    await listener.waitFor(1, (m) => m.action === "pub" && m.data === 2);
+    assert.equal((await pub(publisher, "full/1", { data: 3, retain: true })).code, 200);
+  } finally {
+    await shutdownAll(nodes, [publisher, listener]);
+    await dropKeys(prefix);
+  }
+});
+
 Deno.test("redis broker - broadcast and sendTo from one node reach the other node's clients", async () => {
   await requireRedis();
   const { url } = freshUrl();
@@ -327,13 +396,21 @@ Deno.test("redis broker - a node without Redis starts degraded and keeps local t
   const { url } = freshUrl(`redis://127.0.0.1:${port}`);
   const server = await startServer({ BROKER_URL: url, LOG_LEVEL });
   const health = await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json();
-  assert.deepEqual([health.status, health.broker], ["degraded", { kind: "redis", healthy: false }]);
+  assert.equal(health.status, "degraded");
+  assert.deepEqual(health.broker, {
+    kind: "redis",
+    healthy: false,
+    reason: `Redis is unavailable (127.0.0.1:${port})`,
+  });
   const [listener, publisher] = await Promise.all([
     Client.connect(wsUrl(server)),
     Client.connect(wsUrl(server)),
   ]);
   await sub(listener, "local");
-  assert.equal((await pub(publisher, "local", { data: 1, retain: true })).code, 200);
+  // Delivered here, but not to other nodes: the ack says so.
+  const ack = await pub(publisher, "local", { data: 1, retain: true });
+  assert.equal(ack.code, 503);
+  assert.match(ack.msg as string, /^Published on this node only: the broker is unavailable/);
   assert.equal((await listener.next((m) => m.action === "pub")).data, 1);
   assert.ok(broker(server).dropped >= 2); // the publish and the retained value
   await shutdownAll([server], [listener, publisher]);
@@ -394,8 +471,8 @@ Deno.test("redis broker - nodes outlive a Redis outage and reconnect by themselv
     const health = await (await fetch(`http://127.0.0.1:${a.port}/healthz`)).json();
     assert.equal(health.status, "degraded");
     // Local traffic keeps working on each node; (un)subscriptions made now take effect later.
-    assert.equal((await pub(pubA, "d/x", { data: "local A" })).code, 200);
-    assert.equal((await pub(pubB, "d/x", { data: "local B" })).code, 200);
+    assert.equal((await pub(pubA, "d/x", { data: "local A" })).code, 503);
+    assert.equal((await pub(pubB, "d/x", { data: "local B" })).code, 503);
     await subA.waitFor(1, (m) => m.data === "local A");
     await subB.waitFor(1, (m) => m.data === "local B");
     await sub(subB, "d/late");

@@ -89,7 +89,8 @@ export async function runFanout(ctx: RunContext): Promise<Metrics> {
     if (p.rate === 0) fill();
   };
 
-  const subscribers = await openSockets(p.batch ? batchUrl(ctx.url) : ctx.url, n, {
+  const subUrl = ctx.subscribeUrl ?? ctx.url;
+  const subscribers = await openSockets(p.batch ? batchUrl(subUrl) : subUrl, n, {
     ready: async (ws, i) => {
       ws.send(SUB_REQUEST);
       expectFields(await nextMessage(ws), { mode: "pub_sub", action: "ack", code: 200 });
@@ -105,6 +106,8 @@ export async function runFanout(ctx: RunContext): Promise<Metrics> {
     },
   });
   const [publisher] = await openSockets(ctx.url, 1);
+  // On another node, the subscription crosses to Redis after the acks: give it time to land.
+  if (subUrl !== ctx.url) await sleep(500);
   publisher.onmessage = (e) => {
     if (!isOk(e.data)) errors++;
   };

@@ -11,6 +11,7 @@ import { runFanout } from "./fanout.ts";
 import { runIdle } from "./idle.ts";
 import { BENCH_API_KEY, runApiPublish } from "./api_publish.ts";
 import { PRESENCE_TOPIC, runPresence } from "./presence.ts";
+import { runFanoutCross } from "./fanout_cross.ts";
 
 const FULL = { warmupMs: 1000, measureMs: 5000 };
 const QUICK = { warmupMs: 300, measureMs: 1000 };
@@ -51,6 +52,16 @@ const fanoutRuns = (params: Record<string, number>, batch: boolean) => ({
 const pipelined = { connections: 50, depth: 8 };
 const fanoutFixed = { subscribers: 1000, rate: 50, window: 0 };
 const fanoutMax = { subscribers: 1000, rate: 0, window: 16 };
+/** Both nodes of the cross-node scenarios meet on the machine's Redis, under their own prefix. */
+const CROSS_BROKER = "redis://127.0.0.1:6379/?prefix=sbbench";
+/** Parameters of a cross-node fan-out: a fan-out's, plus the nodes' BROKER_URL. */
+const crossRuns = (params: Record<string, number>) => {
+  const { full, quick } = fanoutRuns(params, false);
+  return {
+    full: { ...full, brokerUrl: CROSS_BROKER },
+    quick: { ...quick, brokerUrl: CROSS_BROKER },
+  };
+};
 
 /** All scenarios, in run order. */
 export const SCENARIOS: Scenario[] = [
@@ -153,6 +164,38 @@ export const SCENARIOS: Scenario[] = [
       ...cpu,
     ],
     run: runFanout,
+  },
+  {
+    id: "fanout_cross_fixed",
+    title:
+      "Across nodes at a fixed rate: publisher on node A → 1,000 subscribers on node B via Redis",
+    ...crossRuns(fanoutFixed),
+    baseline: "fanout_fixed",
+    env: { BROKER_URL: CROSS_BROKER },
+    metrics: [
+      ...latency,
+      { key: "rate", label: "deliveries/s", digits: 0 },
+      ...delivered,
+      ...cpu,
+    ],
+    run: runFanoutCross,
+  },
+  {
+    id: "fanout_cross_max",
+    title:
+      "Across nodes at maximum rate: node A → Redis → node B's 1,000 subscribers, ≤ 16 in flight",
+    ...crossRuns(fanoutMax),
+    baseline: "fanout_max",
+    env: { BROKER_URL: CROSS_BROKER },
+    metrics: [
+      // Its target (≥ 0.5×) is against Switchboard's own single-node fan-out_max of the same run,
+      // which the table's raw column is not: docs/benchmarks.md "Across nodes" compares the two.
+      { key: "rate", label: "deliveries/s", digits: 0 },
+      { key: "server_us", label: "node A CPU per delivery (µs)", digits: 2 },
+      ...delivered,
+      ...cpu,
+    ],
+    run: runFanoutCross,
   },
   {
     id: "idle",

@@ -19,6 +19,8 @@ export interface RunContext {
   serverPid: number;
   /** The scenario's parameters for this run (full or `--quick`). */
   params: Params;
+  /** Where subscribers connect, when not to `url` (another node: bench/scenarios/fanout_cross.ts). */
+  subscribeUrl?: string;
 }
 
 /** How a metric's Switchboard / raw figure is judged against the issue's targets. */

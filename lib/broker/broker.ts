@@ -55,8 +55,17 @@ export interface Peers {
 export interface Transport {
   /** For /healthz: `memory`, `redis`, … */
   readonly kind: string;
-  /** False while the connection to the shared engine is down (local traffic keeps working). */
+  /**
+   * False while the path to the shared engine is down or not proven (local traffic keeps
+   * working).
+   */
   readonly healthy: boolean;
+  /** Why it is not healthy (for /healthz), or undefined. Never holds a password. */
+  readonly problem?: string;
+  /** False while a publish cannot reach the other nodes: its ack says so (503). */
+  readonly writable?: boolean;
+  /** The last round trip of the probe a node sends itself through the engine, in ms. */
+  readonly probeRttMs?: number;
   /** Messages received from other nodes (for /metrics). */
   readonly received: number;
   /** Messages not sent to other nodes because the engine was down or too slow (for /metrics). */
@@ -82,11 +91,12 @@ export interface Transport {
 /** State that every node reads alike: retained values (history and presence come next). */
 export interface Store {
   /**
-   * Sets (text) or clears (null) a topic's retained value.
+   * Sets (text) or clears (null) a topic's retained value. A store that answers later returns a
+   * promise of its refusal (full, unavailable) or null.
    *
    * @throws {RangeError} When a store that answers at once is full (MAX_RETAINED).
    */
-  retain(topic: string, text: string | null): void;
+  retain(topic: string, text: string | null): void | Promise<string | null>;
   /** Visits the retained values whose topics match a filter. */
   retained(filter: string, visit: (topic: string, text: string) => void): void | Promise<void>;
   /** Closes connections to the engine. */

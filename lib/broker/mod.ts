@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Clock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { StartupError } from "../wire/errors.ts";
@@ -10,12 +11,14 @@ import type { Broker, TransportSink } from "./broker.ts";
 import { MemoryStore } from "./memory_store.ts";
 import { MemoryPresence } from "./memory_presence.ts";
 import { RedisPresence } from "./redis_presence.ts";
-import type { Clock } from "../clock.ts";
 import { MemoryTransport } from "./memory_transport.ts";
 import { RedisConnection } from "./redis_connection.ts";
 import { RedisStore } from "./redis_store.ts";
 import { RedisTransport } from "./redis_transport.ts";
 import { RedisPeers } from "./redis_peers.ts";
+
+/** The BROKER_URL schemes of the Redis broker: one Redis, Sentinel, Cluster. */
+const REDIS_SCHEMES = new Set(["redis", "rediss", "redis+sentinel", "redis+cluster"]);
 
 /** Options of {@linkcode createBroker}. */
 export interface BrokerOptions {
@@ -23,7 +26,7 @@ export interface BrokerOptions {
   log: Logger;
   /** This node's id (non-empty, no space): a multi-node transport drops its own messages by it. */
   nodeId: string;
-  /** The clock of presence timers (the system clock by default). */
+  /** The clock of presence timers and the transport's path probe (the system clock by default). */
   clock?: Clock;
 }
 
@@ -32,10 +35,10 @@ export interface BrokerOptions {
  * reports `healthy: false` until it is connected, and the server starts either way. The Redis
  * transport and store share one command connection.
  *
- * @param config BROKER_URL, MAX_RETAINED and PRESENCE_TTL_S (default 60).
+ * @param config BROKER_URL, MAX_RETAINED, PRESENCE_TTL_S (default 60) and BROKER_PROBE_MS.
  * @param sink Where a multi-node transport hands other nodes' traffic.
- * @param options The logger and this node's id.
- * @returns The transport, the store and the presence store.
+ * @param options The logger, this node's id and the clock.
+ * @returns The transport, the store, the presence store and the peers (Redis).
  * @throws {StartupError} For a broker this build does not have, or a malformed Redis URL.
  * @throws {TypeError} For a node id with a space in it.
  * @example
@@ -46,7 +49,9 @@ export interface BrokerOptions {
  * ```
  */
 export function createBroker(
-  config: Pick<Config, "BROKER_URL" | "MAX_RETAINED"> & Partial<Pick<Config, "PRESENCE_TTL_S">>,
+  config:
+    & Pick<Config, "BROKER_URL" | "MAX_RETAINED">
+    & Partial<Pick<Config, "PRESENCE_TTL_S" | "BROKER_PROBE_MS">>,
   sink: TransportSink,
   options: BrokerOptions,
 ): Broker {
@@ -58,10 +63,15 @@ export function createBroker(
       presence: new MemoryPresence(),
     };
   }
-  if (scheme === "redis" || scheme === "rediss") {
+  if (REDIS_SCHEMES.has(scheme)) {
     const redis = new RedisConnection(config.BROKER_URL, { log: options.log });
+    const { nodeId, clock } = options;
     return {
-      transport: new RedisTransport(redis, sink, { nodeId: options.nodeId }),
+      transport: new RedisTransport(redis, sink, {
+        nodeId,
+        clock,
+        probeMs: config.BROKER_PROBE_MS,
+      }),
       store: new RedisStore(redis, { maxRetained: config.MAX_RETAINED }),
       peers: new RedisPeers(redis, sink, { nodeId: options.nodeId }),
       presence: new RedisPresence(redis, {
@@ -72,6 +82,6 @@ export function createBroker(
     };
   }
   throw new StartupError(
-    `Invalid setting BROKER_URL: the ${scheme} broker is not available (use memory:// or redis://)`,
+    `Invalid setting BROKER_URL: the ${scheme} broker is not available (use memory://, redis://, redis+sentinel:// or redis+cluster://)`,
   );
 }

@@ -88,3 +88,72 @@ export function scanPattern(filter: string): string {
   const literal = levels.slice(0, levels.findIndex((l) => l === "+" || l === "#")).join("/");
   return `${escapeGlob(literal)}*`;
 }
+
+/**
+ * Reads `<length>:<value><rest>` from `from` on: a value that may hold any character, then the
+ * rest of the payload.
+ *
+ * @returns The value and the rest, or undefined when malformed.
+ */
+export function framed(message: string, from: number): [string, string] | undefined {
+  const colon = message.indexOf(":", from);
+  const length = Number(message.slice(from, colon));
+  if (from <= 0 || colon < 0 || !Number.isInteger(length)) return undefined;
+  return [message.slice(colon + 1, colon + 1 + length), message.slice(colon + 1 + length)];
+}
+
+/**
+ * The channel names of one namespace (`<prefix>:`), on one Redis or Sentinel, or on Cluster:
+ *
+ * | what                 | one Redis, Sentinel   | Cluster (sharded)         |
+ * | -------------------- | --------------------- | ------------------------- |
+ * | a topic              | `<prefix>:t:<topic>`  | `{<prefix>:<topic>}t`     |
+ * | broadcasts, sendTo   | `<prefix>:b`, `:s`    | the same                  |
+ * | a node's probe       | `<prefix>:p:<node>`   | the same                  |
+ * | firehose, interest   | —                     | `<prefix>:w`, `<prefix>:i` |
+ *
+ * On Cluster a topic's channel is in the slot of the `{<prefix>:<topic>}` keys of history and
+ * presence, so their scripts can SPUBLISH it.
+ */
+export class ChannelNames {
+  readonly broadcasts: string;
+  readonly directs: string;
+  readonly fire: string;
+  readonly interest: string;
+  readonly #ns: string;
+  readonly #topics: string;
+  readonly #cluster: boolean;
+
+  constructor(namespace: string, cluster: boolean) {
+    this.#ns = namespace;
+    this.#cluster = cluster;
+    this.#topics = cluster ? namespace : `${namespace}t:`;
+    [this.broadcasts, this.directs] = [`${namespace}b`, `${namespace}s`];
+    [this.fire, this.interest] = [`${namespace}w`, `${namespace}i`];
+  }
+
+  /** A node's probe channel. */
+  probe(nodeId: string): string {
+    return `${this.#ns}p:${nodeId}`;
+  }
+
+  /** A topic's channel. */
+  topic(topic: string): string {
+    return this.#cluster ? `{${this.#topics}${topic}}t` : this.#topics + topic;
+  }
+
+  /** The topic of a topic channel, or undefined for another channel. */
+  topicOf(channel: string): string | undefined {
+    if (!this.#cluster) {
+      return channel.startsWith(this.#topics) ? channel.slice(this.#topics.length) : undefined;
+    }
+    if (channel[0] !== "{" || !channel.endsWith("}t")) return undefined;
+    return channel.slice(this.#topics.length + 1, -2);
+  }
+
+  /** The subscriptions covering a filter (Cluster: a wildcard filter takes the firehose). */
+  covering(filter: string): string[] {
+    if (!this.#cluster) return redisSubscriptions(this.#topics, filter);
+    return [`c:${hasWildcard(filter) ? this.fire : this.topic(filter)}`];
+  }
+}

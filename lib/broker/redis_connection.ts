@@ -1,107 +1,31 @@
 /**
- * The Redis connections of one node, shared by the Redis transport and the Redis store: one
- * command connection for both (so a retained value and the live publish after it stay in order),
- * plus the transport's subscriber connection. This module owns what the two have in common:
- * loading the client, connecting and reconnecting with back-off, refusing commands at once while
- * Redis is away (counted in `dropped`), and warnings throttled to one per kind every 5 s.
+ * The Redis connections of one node, shared by the Redis transport and the Redis store (and the
+ * history and presence stores): one command client for all (so a retained value and the live
+ * publish after it stay in order), plus the transport's subscriber client. It works on one Redis,
+ * on Sentinel and on Cluster alike (lib/broker/redis_clients.ts). This module owns what the users
+ * have in common: loading the client, connecting and reconnecting with back-off, refusing commands
+ * at once while Redis is away (counted in `dropped`), scripts run by EVALSHA on the node that holds
+ * their key, and warnings throttled to one per kind every 5 s.
  *
  * @module
  */
-import type { createClient } from "redis";
 import type { Logger } from "../log.ts";
-import { parseRedisUrl } from "./redis_channels.ts";
+import { createHandle, type RedisHandle } from "./redis_clients.ts";
+import { reason, RedisLink } from "./redis_link.ts";
+import { parseBrokerUrl, type RedisTarget } from "./redis_url.ts";
 
-/** A node-redis client. */
-export type RedisClient = ReturnType<typeof createClient>;
+export type { RedisHandle } from "./redis_clients.ts";
+export { reason, RedisLink } from "./redis_link.ts";
 
 /**
  * Commands waiting for Redis beyond this many are refused (counted as dropped), so a slow Redis
  * cannot grow memory without bound; a burst of this size drains in well under a second.
  */
 export const QUEUE_LIMIT = 100_000;
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 2000;
 const CONNECT_TIMEOUT_MS = 3000;
 const LOG_EVERY_MS = 5000;
-
-/** Why something failed, for a log line. */
-export function reason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** One connection and its reconnection: back-off from 100 ms doubling to 2 s, plus jitter. */
-export class RedisLink {
-  /** For log lines: `command`, `subscriber`. */
-  readonly name: string;
-  readonly #lost: (link: RedisLink, cause: unknown) => void;
-  #client: RedisClient | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #attempt: Promise<void> | undefined;
-  #failures = 0;
-  #closed = false;
-
-  /**
-   * @param name For log lines.
-   * @param lost Called on each failed connection or lost connection, before the next attempt.
-   */
-  constructor(name: string, lost: (link: RedisLink, cause: unknown) => void) {
-    this.name = name;
-    this.#lost = lost;
-  }
-
-  /** The client, once started. */
-  get client(): RedisClient | undefined {
-    return this.#client;
-  }
-
-  /** True while the connection is up. */
-  get ready(): boolean {
-    return !this.#closed && this.#client?.isReady === true;
-  }
-
-  /**
-   * Starts connecting.
-   *
-   * @param make Creates the client with this link's reconnect strategy.
-   */
-  start(make: (strategy: (retries: number, cause: Error) => false) => RedisClient): void {
-    if (this.#closed) return;
-    this.#client = make((_retries, cause) => this.#retry(cause));
-    this.#connect();
-  }
-
-  /** Cancels a pending retry and closes the connection. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#attempt; // a connection attempt in progress ends connected or failed
-    const client = this.#client;
-    if (client === undefined || !client.isOpen) return;
-    if (client.isReady) await client.close();
-    else client.destroy();
-  }
-
-  #connect(): void {
-    this.#timer = undefined;
-    const client = this.#client!;
-    if (this.#closed || client.isOpen) return;
-    this.#attempt = client.connect().then(() => void (this.#failures = 0), () => {});
-  }
-
-  /**
-   * The client's reconnect strategy. It always answers "stop" and schedules the next attempt
-   * itself, so close() can cancel a pending retry instead of waiting for the client's timer.
-   */
-  #retry(cause: unknown): false {
-    if (this.#closed) return false;
-    this.#lost(this, cause);
-    clearTimeout(this.#timer);
-    const backoff = Math.min(RETRY_MIN_MS * 2 ** this.#failures++, RETRY_MAX_MS);
-    this.#timer = setTimeout(() => this.#connect(), backoff + Math.random() * 100);
-    return false;
-  }
-}
+/** While the command path of Sentinel or Cluster fails, a PING this often finds it back. */
+const CHECK_MS = 250;
 
 /** Options of {@linkcode RedisConnection}. */
 export interface RedisConnectionOptions {
@@ -110,12 +34,12 @@ export interface RedisConnectionOptions {
 }
 
 /**
- * The connections to one Redis for one node. Each user (transport, store) calls `use()` once and
- * `release()` when it closes; the last release closes every connection.
+ * The connections to one Redis deployment for one node. Each user (transport, store) calls
+ * `use()` once and `release()` when it closes; the last release closes every connection.
  *
  * @example
  * ```ts
- * const redis = new RedisConnection("redis://127.0.0.1:6379/?prefix=app", { log });
+ * const redis = new RedisConnection("redis+sentinel://h1:26379,h2:26379/main?prefix=app", { log });
  * redis.use();
  * redis.sender()?.publish("app:b", "hello");
  * await redis.release();
@@ -124,33 +48,40 @@ export interface RedisConnectionOptions {
 export class RedisConnection {
   /** The key and channel namespace, `<prefix>:`. */
   readonly namespace: string;
-  /** `host:port`, for log lines. */
+  /** The addresses, for log lines (never a password). */
   readonly where: string;
+  /** `single`, `sentinel` or `cluster`. */
+  readonly mode: RedisTarget["mode"];
   /** The shared command connection. */
   readonly command: RedisLink;
   /** Commands refused or failed: not sent to Redis (publishes and retained values alike). */
   dropped = 0;
 
   readonly #log: Logger;
-  readonly #url: string;
+  readonly #target: RedisTarget;
   #module: Promise<typeof import("redis") | undefined> | undefined;
   readonly #links: RedisLink[] = [];
   readonly #onReady = new Set<() => void>();
   readonly #logged = new Map<string, { at: number; suppressed: number }>();
+  readonly #shas = new Map<string, string>();
   #users = 0;
   #closing: Promise<void> | undefined;
   #up = false;
+  /** Sentinel and Cluster: a command failed; commands are refused until a PING answers. */
+  #failing = false;
+  #check: ReturnType<typeof setTimeout> | undefined;
+  #errorReply: (typeof import("redis"))["ErrorReply"] | undefined;
 
   /**
-   * @param url BROKER_URL (`redis://…` or `rediss://…`, optional `?prefix=name`, default "sb").
+   * @param url BROKER_URL (any Redis topology, optional `?prefix=name`, default "sb").
    * @param options The logger.
-   * @throws {StartupError} On a bad URL (see `parseRedisUrl`).
+   * @throws {StartupError} On a bad URL (see `parseBrokerUrl`).
    */
   constructor(url: string, options: RedisConnectionOptions) {
-    const parsed = parseRedisUrl(url);
-    this.namespace = `${parsed.prefix}:`;
-    this.where = parsed.where;
-    this.#url = parsed.url;
+    this.#target = parseBrokerUrl(url);
+    this.namespace = `${this.#target.prefix}:`;
+    this.where = this.#target.where;
+    this.mode = this.#target.mode;
     this.#log = options.log;
     this.command = new RedisLink("command", this.#lost);
     this.#links.push(this.command);
@@ -172,6 +103,11 @@ export class RedisConnection {
     this.#onReady.add(listener);
   }
 
+  /** True while commands are sent (the command client is up and not known to fail). */
+  get writable(): boolean {
+    return this.command.ready && !this.#failing;
+  }
+
   /**
    * Opens one more connection, reconnected like the others.
    *
@@ -186,19 +122,56 @@ export class RedisConnection {
     return link;
   }
 
-  /** The command connection if it is up; otherwise counts a drop and warns. */
-  sender(): RedisClient | undefined {
-    if (this.command.ready) return this.command.client;
+  /** The command client if it is up; otherwise counts a drop and warns. */
+  sender(): RedisHandle | undefined {
+    if (this.writable) return this.command.client;
     this.dropped++;
     this.warn("down", "Redis is unavailable: publishes and retained values stay on this node");
     return undefined;
   }
 
-  /** For a command's rejection: counts a drop and warns. */
+  /**
+   * Runs a Lua script by EVALSHA (EVAL the first time, and again when Redis answers NOSCRIPT),
+   * on the node that holds its first key. Every key must be in one hash slot (`{…}` hash tags).
+   *
+   * @param client The command client from {@linkcode sender}.
+   * @param script The Lua source.
+   * @param keys The keys it touches.
+   * @param args Its arguments.
+   */
+  eval(client: RedisHandle, script: string, keys: string[], args: string[]): Promise<unknown> {
+    // Sent at once (no await before it), so it keeps its place among this node's commands.
+    const tail = [String(keys.length), ...keys, ...args];
+    const sha = this.#shas.get(script);
+    if (sha === undefined) {
+      crypto.subtle.digest("SHA-1", new TextEncoder().encode(script)).then((bytes) => {
+        const hex = [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0"));
+        this.#shas.set(script, hex.join(""));
+      });
+      return client.run(["EVAL", script, ...tail], keys[0]);
+    }
+    return client.run(["EVALSHA", sha, ...tail], keys[0]).catch((err) => {
+      // A new master after a failover, or a restarted Redis, has not seen the script yet.
+      if (!reason(err).startsWith("NOSCRIPT")) throw err;
+      return client.run(["EVAL", script, ...tail], keys[0]);
+    });
+  }
+
+  /** For a command's rejection: counts a drop, warns, and on Sentinel or Cluster stops sending. */
   readonly onSendError = (err: unknown): void => {
     this.dropped++;
     this.warn("send", `Redis command failed: ${reason(err)}`);
+    // An error reply (a script's error, say) is an answer: the path works.
+    if (!(this.#errorReply !== undefined && err instanceof this.#errorReply)) this.#markFailing();
   };
+
+  /** Sentinel and Cluster: stops sending until a PING answers. */
+  #markFailing(): void {
+    if (this.mode !== "single" && !this.#failing && this.#closing === undefined) {
+      this.#failing = true;
+      this.#check = setTimeout(this.#ping, CHECK_MS);
+    }
+  }
 
   /** Logs once that Redis is reachable, when the caller's state is complete (once per outage). */
   announce(fields: Record<string, unknown>): void {
@@ -220,6 +193,17 @@ export class RedisConnection {
     this.#log.warn(held > 0 ? `${msg} (${held} more since the last report)` : msg);
   }
 
+  readonly #ping = (): void => {
+    if (this.#closing !== undefined) return;
+    const client = this.command.client;
+    const again = () => void (this.#check = setTimeout(this.#ping, CHECK_MS));
+    if (client === undefined || !client.ready) return again();
+    client.run(["PING"]).then(() => {
+      this.#failing = false;
+      for (const listener of this.#onReady) listener();
+    }, again);
+  };
+
   #start(link: RedisLink, onReady?: () => void): void {
     // Loaded lazily so that single-node servers do not pay for the client's start-up.
     this.#module ??= import("redis").catch((err) => {
@@ -228,24 +212,31 @@ export class RedisConnection {
     });
     this.#module.then((mod) => {
       if (mod === undefined || this.#closing !== undefined) return;
+      this.#errorReply = mod.ErrorReply;
+      const ready = () => {
+        onReady?.();
+        for (const listener of this.#onReady) listener();
+      };
       link.start((reconnectStrategy) => {
-        const client = mod.createClient({
-          url: this.#url,
-          disableOfflineQueue: true,
-          commandsQueueMaxLength: QUEUE_LIMIT,
-          socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy },
+        const handle = createHandle(mod, this.#target, {
+          queueLimit: QUEUE_LIMIT,
+          connectTimeout: CONNECT_TIMEOUT_MS,
+          reconnectStrategy,
+          onReady: ready,
+          onDown: () => this.#markFailing(),
         });
-        client.on("error", this.#onClientError);
-        client.on("ready", () => {
-          onReady?.();
-          for (const listener of this.#onReady) listener();
-        });
-        return client;
+        handle.onError(this.#onClientError);
+        if (this.mode !== "single") {
+          const connect = handle.connect.bind(handle);
+          handle.connect = () => connect().then(ready);
+        }
+        return handle;
       });
     });
   }
 
   async #close(): Promise<void> {
+    clearTimeout(this.#check);
     await this.#module; // a link not started yet stays so
     await Promise.all(this.#links.map((link) => link.close()));
   }

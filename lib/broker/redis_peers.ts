@@ -115,15 +115,11 @@ export class RedisPeers implements Peers {
   }
 
   #subscribe(): void {
+    // Listening again after a reconnection is harmless: a listener is held once per channel.
     const sub = this.#sub.client!;
-    const channels = sub.getPubSubListeners("CHANNELS");
-    if (!channels.has(this.#questions)) {
-      sub.subscribe(this.#questions, this.#onQuestion).then(() => this.#listening = true)
-        .catch(this.#failed);
-    } else this.#listening = true;
-    if (!channels.has(this.#answers)) {
-      sub.subscribe(this.#answers, this.#onAnswer).catch(this.#failed);
-    }
+    sub.listen("c", [this.#questions], this.#onQuestion).then(() => this.#listening = true)
+      .catch(this.#failed);
+    sub.listen("c", [this.#answers], this.#onAnswer).catch(this.#failed);
   }
 
   readonly #failed = (err: unknown): void => {

@@ -77,6 +77,7 @@ export class RedisPresence implements PresenceStore {
   #sweeping = false;
   /** Whether the relay connection was up before (so a new "ready" is a reconnection). */
   #relayed = false;
+  #listening = false;
   #closing: Promise<void> | undefined;
 
   /**
@@ -104,9 +105,7 @@ export class RedisPresence implements PresenceStore {
 
   /** True when the relay channel is subscribed and the command connection is up. */
   get healthy(): boolean {
-    const sub = this.#sub.client;
-    return this.#redis.command.ready && this.#sub.ready && sub !== undefined &&
-      sub.getPubSubListeners("CHANNELS").has(this.#channel);
+    return this.#redis.command.ready && this.#sub.ready && this.#listening;
   }
 
   listen(sink: PresenceSink): void {
@@ -123,7 +122,7 @@ export class RedisPresence implements PresenceStore {
     this.#held++;
     this.#write(topic, [entry.client, json]);
     // The sweeper's list of topics; each refresh adds the node's topics again.
-    if (first) this.#track(this.#redis.sender()?.sAdd(this.#index, topic));
+    if (first) this.#track(this.#redis.sender()?.run(["SADD", this.#index, topic], this.#index));
   }
 
   leave(topic: string, client: string): void {
@@ -133,7 +132,7 @@ export class RedisPresence implements PresenceStore {
     this.#held--;
     const [entries, expiry] = presenceKeys(this.#prefix, topic);
     this.#track(
-      this.#eval(LEAVE_SCRIPT, [entries, expiry, client])
+      this.#eval(LEAVE_SCRIPT, [entries, expiry], [client])
         ?.then((removed) => this.#report("leave", topic, removed as string[])),
     );
   }
@@ -157,7 +156,7 @@ export class RedisPresence implements PresenceStore {
     for (const [topic, own] of this.#own) {
       const [entries, expiry] = presenceKeys(this.#prefix, topic);
       this.#track(
-        this.#eval(LEAVE_SCRIPT, [entries, expiry, ...own.keys()])
+        this.#eval(LEAVE_SCRIPT, [entries, expiry], [...own.keys()])
           ?.then((removed) => this.#report("leave", topic, removed as string[])),
       );
     }
@@ -188,22 +187,19 @@ export class RedisPresence implements PresenceStore {
   #refresh(): void {
     if (this.#own.size === 0) return;
     for (const [topic, own] of this.#own) this.#write(topic, [...own].flat());
-    this.#track(this.#redis.sender()?.sAdd(this.#index, [...this.#own.keys()]));
+    const topics = [...this.#own.keys()];
+    if (topics.length > 0) {
+      this.#track(this.#redis.sender()?.run(["SADD", this.#index, ...topics], this.#index));
+    }
   }
 
   async #sweep(): Promise<void> {
     const client = this.#redis.command.client!;
     const lockMs = String(this.#tickMs * 2);
-    const held = await client.sendCommand([
-      "EVAL",
-      LOCK_SCRIPT,
-      "1",
-      this.#lock,
-      this.#nodeId,
-      lockMs,
-    ]);
+    const held = await this.#redis.eval(client, LOCK_SCRIPT, [this.#lock], [this.#nodeId, lockMs]);
     if (Number(held) !== 1 || this.#closing !== undefined) return;
-    for (const topic of await client.sMembers(this.#index)) {
+    const topics = await client.run(["SMEMBERS", this.#index], this.#index) as string[];
+    for (const topic of topics) {
       if (this.#closing !== undefined) return;
       await this.#expire(topic, false, true);
     }
@@ -213,22 +209,21 @@ export class RedisPresence implements PresenceStore {
   async #expire(topic: string, read: boolean, prune = false): Promise<string[]> {
     const client = this.#redis.command.client!;
     const [entries, expiry] = presenceKeys(this.#prefix, topic);
-    const args = [
-      "EVAL",
+    const args = [`${this.#clock.now()}`, read ? "1" : "0"];
+    const [gone, live, left] = await this.#redis.eval(
+      client,
       EXPIRE_SCRIPT,
-      "2",
-      entries,
-      expiry,
-      `${this.#clock.now()}`,
-      read ? "1" : "0",
-    ];
-    const [gone, live, left] = await client.sendCommand(args) as unknown as [
+      [entries, expiry],
+      args,
+    ) as [
       string[],
       string[],
       number,
     ];
     this.#report("leave", topic, gone);
-    if (prune && left === 0 && !this.#own.has(topic)) await client.sRem(this.#index, topic);
+    if (prune && left === 0 && !this.#own.has(topic)) {
+      await client.run(["SREM", this.#index, topic], this.#index);
+    }
     return live;
   }
 
@@ -238,7 +233,7 @@ export class RedisPresence implements PresenceStore {
     const ttlMs = this.#tickMs * 8;
     const expiresAt = `${this.#clock.now() + this.#tickMs * 6}`;
     this.#track(
-      this.#eval(JOIN_SCRIPT, [entries, expiry, expiresAt, `${ttlMs * 2}`, ...pairs])
+      this.#eval(JOIN_SCRIPT, [entries, expiry], [expiresAt, `${ttlMs * 2}`, ...pairs])
         ?.then((added) => this.#report("join", topic, added as string[])),
     );
   }
@@ -250,9 +245,10 @@ export class RedisPresence implements PresenceStore {
     this.#inflight.add(done);
   }
 
-  /** Runs a script on two keys; undefined (a drop, counted) when Redis is away. */
-  #eval(script: string, args: string[]): Promise<unknown> | undefined {
-    return this.#redis.sender()?.sendCommand(["EVAL", script, "2", ...args]);
+  /** Runs a script on a topic's keys; undefined (a drop, counted) when Redis is away. */
+  #eval(script: string, keys: string[], args: string[]): Promise<unknown> | undefined {
+    const client = this.#redis.sender();
+    return client === undefined ? undefined : this.#redis.eval(client, script, keys, args);
   }
 
   /** Reports changes made in Redis by this node: here, and to the other nodes. */
@@ -276,10 +272,10 @@ export class RedisPresence implements PresenceStore {
   #subscribe(): void {
     if (this.#relayed) this.#sink?.gap?.();
     this.#relayed = true;
-    const sub = this.#sub.client!;
-    if (sub.getPubSubListeners("CHANNELS").has(this.#channel)) return;
-    sub.subscribe(this.#channel, this.#onMessage).catch((err) =>
-      this.#redis.warn("presence", `Cannot subscribe to presence changes: ${reason(err)}`)
+    // Listening again after a reconnection is harmless: a listener is held once per channel.
+    this.#sub.client!.listen("c", [this.#channel], this.#onMessage).then(
+      () => this.#listening = true,
+      (err) => this.#redis.warn("presence", `Cannot subscribe to presence changes: ${reason(err)}`),
     );
   }
 

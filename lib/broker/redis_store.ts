@@ -9,6 +9,11 @@
  * before a publish is in Redis when the publish arrives elsewhere. Redis down: nothing throws;
  * writes are counted as dropped, replays are skipped, each with a throttled warning.
  *
+ * On Redis Cluster the hash stays one key, so it lives on one shard: the script touches only that
+ * key (one slot), the cap stays exact for the whole cluster in one atomic step, and a wildcard
+ * replay is one HSCAN on one node instead of a SCAN of every master. MAX_RETAINED bounds its size;
+ * history and presence, which grow with traffic, are the ones split per topic.
+ *
  * @module
  */
 import { hasWildcard, topicMatches } from "../wire/topic.ts";
@@ -17,6 +22,7 @@ import { scanPattern } from "./redis_channels.ts";
 import type { RedisConnection } from "./redis_connection.ts";
 
 const SCAN_COUNT = 500;
+const UNAVAILABLE = "Redis is unavailable: the retained value was not stored";
 /** HSET unless that would add a topic beyond the cap: KEYS[1] hash, ARGV topic, text, cap. */
 const RETAIN_SCRIPT = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 or " +
   "redis.call('HLEN', KEYS[1]) < tonumber(ARGV[3]) then " +
@@ -29,8 +35,8 @@ export interface RedisStoreOptions {
 }
 
 /**
- * Retained values in Redis, shared by every node. A value refused by the cap is not reported to
- * the caller, which does not wait for Redis: it is logged as a warning instead.
+ * Retained values in Redis, shared by every node. `retain` answers later: its promise gives the
+ * refusal (the cap is reached, Redis is unavailable) for the publisher's ack, or null.
  *
  * @example
  * ```ts
@@ -57,33 +63,42 @@ export class RedisStore implements Store {
     redis.use();
   }
 
-  retain(topic: string, text: string | null): void {
+  /**
+   * Sets or clears a retained value.
+   *
+   * @returns The refusal for the publisher's ack, or null once Redis stored it.
+   */
+  retain(topic: string, text: string | null): Promise<string | null> {
     const client = this.#redis.sender();
-    if (client === undefined) return;
+    if (client === undefined) return Promise.resolve(UNAVAILABLE);
     if (text === null) {
-      client.hDel(this.#key, topic).catch(this.#redis.onSendError);
-      return;
+      return client.run(["HDEL", this.#key, topic], this.#key).then(() => null, (err) => {
+        this.#redis.onSendError(err);
+        return UNAVAILABLE;
+      });
     }
-    const args = [this.#key, topic, text, String(this.#maxRetained)];
-    client.sendCommand(["EVAL", RETAIN_SCRIPT, "1", ...args]).then((stored: unknown) => {
-      if (stored !== 0) return;
-      this.#redis.warn(
-        "retain",
-        `Cannot retain a message on ${
-          JSON.stringify(topic)
-        }: the limit of ${this.#maxRetained} retained topics is reached`,
-      );
-    }, this.#redis.onSendError);
+    const args = [topic, text, String(this.#maxRetained)];
+    return this.#redis.eval(client, RETAIN_SCRIPT, [this.#key], args).then((stored: unknown) => {
+      if (stored !== 0) return null;
+      const why = `Cannot retain a message on ${
+        JSON.stringify(topic)
+      }: the limit of ${this.#maxRetained} retained topics is reached`;
+      this.#redis.warn("retain", why);
+      return why;
+    }, (err) => {
+      this.#redis.onSendError(err);
+      return UNAVAILABLE;
+    });
   }
 
   async retained(filter: string, visit: (topic: string, text: string) => void): Promise<void> {
     const client = this.#redis.command.client;
-    if (client === undefined || !this.#redis.command.ready) {
+    if (client === undefined || !this.#redis.writable) {
       this.#redis.warn("replay", "Redis is unavailable: retained values are not replayed");
       return;
     }
     if (!hasWildcard(filter)) {
-      const text: unknown = await client.hGet(this.#key, filter);
+      const text: unknown = await client.run(["HGET", this.#key, filter], this.#key);
       if (typeof text === "string") visit(filter, text);
       return;
     }
@@ -93,7 +108,7 @@ export class RedisStore implements Store {
     let cursor = "0";
     do {
       const args = ["HSCAN", this.#key, cursor, "MATCH", match, "COUNT", `${SCAN_COUNT}`];
-      const [next, flat] = await client.sendCommand(args) as unknown as [string, string[]];
+      const [next, flat] = await client.run(args, this.#key) as [string, string[]];
       cursor = next;
       for (let i = 0; i < flat.length; i += 2) {
         const topic = flat[i];

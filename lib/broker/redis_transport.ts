@@ -16,25 +16,38 @@
  * - What it keeps: for each Redis channel or pattern, how many of the filters given to
  *   `subscribe` need it (derived from the subscribe and unsubscribe calls). Which clients want a
  *   filter is the hub's business; the transport only needs to know when a count reaches 0.
- * - Redis down: nothing on the local path blocks or throws. Sends are refused at once, counted in
- *   `dropped` and logged at most every 5 s; `healthy` is false; the connections come back by
- *   themselves and the subscriptions are made again.
- *
+ * - Redis down: nothing local blocks or throws; sends are refused at once and counted; `healthy`
+ *   and `writable` are false; the connections and subscriptions come back by themselves.
+ * - Redis Cluster: channels are sharded (SSUBSCRIBE, SPUBLISH); wildcard filters go through the
+ *   firehose channel (lib/broker/redis_interest.ts). A topic publish that also went to the
+ *   firehose is marked (`<seq>*`) so a node that gets both copies keeps the firehose's.
+ * - A probe through Redis to the node itself proves the path (lib/broker/redis_probe.ts).
  * @module
  */
+import { decodeTarget, encodeTarget } from "./targets.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { hasWildcard } from "../wire/topic.ts";
 import type { Target, Transport, TransportSink } from "./broker.ts";
-import { redisSubscriptions } from "./redis_channels.ts";
-import { reason, type RedisConnection, type RedisLink } from "./redis_connection.ts";
+import { ChannelNames, framed } from "./redis_channels.ts";
+import { reason, type RedisConnection } from "./redis_connection.ts";
+import { SubscriptionSet } from "./redis_subscriptions.ts";
+import { WildcardInterest } from "./redis_interest.ts";
+import { PathProbe } from "./redis_probe.ts";
 
 /** Options of {@linkcode RedisTransport}. */
 export interface RedisTransportOptions {
   /** This node's id: non-empty, no space. Payloads that start with it are this node's own. */
   nodeId: string;
+  /** For the probe's timer (the system clock by default). */
+  clock?: Clock;
+  /** The interval of the path probe (BROKER_PROBE_MS, 5 s by default). */
+  probeMs?: number;
 }
 
 /**
- * Moves messages between the nodes that share one Redis. It connects in the background: `healthy`
- * is false until both connections are up and the subscriptions are confirmed.
+ * Moves messages between the nodes that share one Redis deployment. It connects in the
+ * background: `healthy` is false until both connections are up and the subscriptions confirmed,
+ * and while the path probe does not come back.
  *
  * @example
  * ```ts
@@ -45,7 +58,7 @@ export interface RedisTransportOptions {
  * ```
  */
 export class RedisTransport implements Transport {
-  readonly kind = "redis";
+  readonly kind: string;
   /** This node's id. */
   readonly nodeId: string;
   /** Messages received from Redis, every copy counted (for tests and metrics). */
@@ -55,16 +68,15 @@ export class RedisTransport implements Transport {
   readonly #sink: TransportSink;
   /** `<node id> `: the start of this node's own payloads. */
   readonly #self: string;
-  readonly #topics: string;
-  readonly #broadcasts: string;
-  readonly #directs: string;
-  readonly #sub: RedisLink;
-  /** Wanted Redis subscriptions (see redisSubscriptions) → how many filters need each. */
-  readonly #wanted = new Map<string, number>();
-  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #names: ChannelNames;
+  readonly #probeChannel: string;
+  readonly #cluster: boolean;
+  readonly #subs: SubscriptionSet;
+  readonly #probe: PathProbe;
+  readonly #interest: WildcardInterest;
   #closing: Promise<void> | undefined;
-  #synced = false;
-  #epoch = 0;
+  /** Cluster: the firehose subscription is confirmed, so marked topic copies are dropped. */
+  #fireOn = false;
   #seq = 0;
   #last = "";
   #lastChannel = "";
@@ -72,7 +84,7 @@ export class RedisTransport implements Transport {
   /**
    * @param redis The node's Redis connections (shared with the store).
    * @param sink Where other nodes' traffic goes.
-   * @param options This node's id.
+   * @param options This node's id, the clock and the probe's interval.
    * @throws {TypeError} When the node id is empty or contains a space.
    */
   constructor(redis: RedisConnection, sink: TransportSink, options: RedisTransportOptions) {
@@ -80,24 +92,81 @@ export class RedisTransport implements Transport {
     if (nodeId === "" || nodeId.includes(" ")) {
       throw new TypeError(`Invalid node id ${JSON.stringify(nodeId)}: expected no space`);
     }
+    const clock = options.clock ?? systemClock;
+    this.kind = redis.mode === "single" ? "redis" : `redis+${redis.mode}`;
     this.nodeId = nodeId;
     this.#self = `${nodeId} `;
     this.#redis = redis;
     this.#sink = sink;
-    this.#topics = `${redis.namespace}t:`;
-    this.#broadcasts = `${redis.namespace}b`;
-    this.#directs = `${redis.namespace}s`;
+    this.#cluster = redis.mode === "cluster";
+    this.#names = new ChannelNames(redis.namespace, this.#cluster);
+    this.#probeChannel = this.#names.probe(nodeId);
+    this.#probe = new PathProbe({
+      clock,
+      everyMs: options.probeMs ?? 5000,
+      // Not while (re)subscribing: the probe would be lost before its channel is back.
+      send: (token) => this.#subs.synced && this.#send(this.#probeChannel, this.#self + token),
+      stalled: () => {
+        this.#redis.warn("stalled", `${this.problem}: replacing the subscriber connection`);
+        this.#probe.reset();
+        this.#subs.replace();
+      },
+    });
+    this.#interest = new WildcardInterest({
+      clock,
+      nodeId,
+      send: (line) => void this.#send(this.#names.interest, line),
+    });
     redis.use();
     redis.onReady(() => this.#checkUp());
-    this.#sub = redis.open("subscriber", () => this.#resync());
-    this.#want(`c:${this.#broadcasts}`);
-    this.#want(`c:${this.#directs}`);
+    this.#subs = new SubscriptionSet(redis, {
+      listener: this.#onMessage,
+      confirmed: (key) => {
+        if (key === `c:${this.#names.fire}`) this.#fireOn = true;
+      },
+      synced: () => {
+        if (this.#cluster) this.#interest.hello();
+        this.#checkUp();
+      },
+    });
+    for (const channel of [this.#names.broadcasts, this.#names.directs, this.#probeChannel]) {
+      this.#subs.want(`c:${channel}`);
+    }
+    if (this.#cluster) this.#subs.want(`c:${this.#names.interest}`);
   }
 
-  /** True when both connections are up and the subscriptions are confirmed. */
+  /** Why the transport is not healthy, or undefined when it is. */
+  get problem(): string | undefined {
+    if (this.#closing !== undefined) return "closing";
+    if (!this.#redis.writable) return `Redis is unavailable (${this.#redis.where})`;
+    if (!this.#subs.link.ready) return "the subscriber connection is down";
+    if (!this.#subs.synced) return "the subscriptions are not confirmed yet";
+    return this.#probe.problem;
+  }
+
+  /** True when both connections are up, the subscriptions confirmed and the probe comes back. */
   get healthy(): boolean {
-    return this.#closing === undefined && this.#synced && this.#redis.command.ready &&
-      this.#sub.ready;
+    return this.problem === undefined;
+  }
+
+  /** True while publishes are sent to Redis (false: they stay on this node). */
+  get writable(): boolean {
+    return this.#closing === undefined && this.#redis.writable;
+  }
+
+  /** Cluster: how many other nodes this one knows to hold wildcard filters. */
+  get wildcardPeers(): number {
+    return this.#interest.peers;
+  }
+
+  /** Cluster: whether this node holds wildcard filters (gets the firehose). */
+  get holdsWildcards(): boolean {
+    return this.#interest.mine;
+  }
+
+  /** The last probe's round trip through Redis, in milliseconds. */
+  get probeRttMs(): number {
+    return this.#probe.rttMs;
   }
 
   /** Publishes, broadcasts, `sendTo`s and retained values that did not reach Redis. */
@@ -106,145 +175,126 @@ export class RedisTransport implements Transport {
   }
 
   subscribe(filter: string): void {
-    for (const key of redisSubscriptions(this.#topics, filter)) this.#want(key);
+    if (this.#cluster && hasWildcard(filter)) this.#interest.hold(filter, 1);
+    for (const key of this.#names.covering(filter)) {
+      if (this.#subs.want(key) && key === `c:${this.#names.fire}`) this.#interest.mine = true;
+    }
   }
 
   unsubscribe(filter: string): void {
-    for (const key of redisSubscriptions(this.#topics, filter)) this.#unwant(key);
+    if (this.#cluster && hasWildcard(filter)) this.#interest.hold(filter, -1);
+    for (const key of this.#names.covering(filter)) {
+      if (!this.#subs.unwant(key) || key !== `c:${this.#names.fire}`) continue;
+      this.#interest.mine = false;
+      this.#fireOn = false;
+    }
   }
 
   publish(topic: string, text: string): void {
+    const out = this.forScript(topic, text);
+    out?.client.publish(out.channel, out.payload).catch(this.#redis.onSendError);
+  }
+
+  /**
+   * A topic publish prepared for a caller that publishes it itself, e.g. inside a Lua script that
+   * also stores it (history): the channel (on Cluster in the slot of `{<prefix>:<topic>}` keys,
+   * so a script may SPUBLISH it) and the payload. On Cluster it sends the firehose copy for other
+   * nodes' wildcard filters itself.
+   *
+   * @returns The command client, channel and payload; undefined while Redis is down (dropped).
+   */
+  forScript(topic: string, text: string) {
     const client = this.#redis.sender();
-    if (client === undefined) return;
-    const payload = this.#self + (this.#seq++).toString(36) + " " + text;
-    client.publish(this.#topics + topic, payload).catch(this.#redis.onSendError);
+    if (client === undefined) return undefined;
+    const seq = (this.#seq++).toString(36);
+    const channel = this.#names.topic(topic);
+    if (!this.#cluster || !this.#interest.wanted) {
+      return { client, channel, payload: `${this.#self}${seq} ${text}` };
+    }
+    const fire = `${this.#self}${seq} ${topic.length}:${topic}${text}`;
+    client.publish(this.#names.fire, fire).catch(this.#redis.onSendError);
+    return { client, channel, payload: `${this.#self}${seq}* ${text}` };
   }
 
   broadcast(text: string): void {
-    this.#redis.sender()?.publish(this.#broadcasts, this.#self + text)
+    this.#redis.sender()?.publish(this.#names.broadcasts, this.#self + text)
       .catch(this.#redis.onSendError);
   }
 
   sendTo(target: Target, text: string): void {
-    const [kind, value] = "id" in target
-      ? ["i", target.id]
-      : "user" in target
-      ? ["u", target.user]
-      : ["s", target.src];
+    const [kind, value] = encodeTarget(target);
     const payload = `${this.#self}${kind}${value.length}:${value}${text}`;
-    this.#redis.sender()?.publish(this.#directs, payload).catch(this.#redis.onSendError);
+    this.#redis.sender()?.publish(this.#names.directs, payload).catch(this.#redis.onSendError);
   }
 
   /** Resolves once every subscribe and unsubscribe sent so far is confirmed by Redis. */
-  async settled(): Promise<void> {
-    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  settled(): Promise<void> {
+    return this.#subs.settled();
   }
 
   close(): Promise<void> {
-    return this.#closing ??= this.#sub.close().then(() => this.#redis.release());
+    if (this.#closing === undefined) {
+      this.#probe.stop();
+      this.#interest.stop();
+    }
+    return this.#closing ??= this.#subs.close().then(() => this.#redis.release());
+  }
+
+  /** Cluster: whether a topic from the firehose matches a wildcard or exact filter here. */
+  #wanted(topic: string): boolean {
+    if (this.#subs.has(`c:${this.#names.topic(topic)}`)) return true;
+    return this.#interest.matches(topic);
+  }
+
+  /** Sends on the command connection without counting a drop; false when Redis is known down. */
+  #send(channel: string, payload: string): boolean {
+    const client = this.#redis.command.client;
+    if (client === undefined || !this.#redis.writable || this.#closing !== undefined) return false;
+    client.publish(channel, payload).catch(this.#redis.onSendError);
+    return true;
   }
 
   /** Other nodes' traffic; also the copies of this node's own messages, which are dropped. */
   readonly #onMessage = (message: string, channel: string): void => {
+    if (channel === this.#probeChannel) {
+      return this.#probe.received(message.slice(this.#self.length));
+    }
+    if (channel === this.#names.interest) return this.#interest.heard(message);
     this.received++;
     if (message.startsWith(this.#self)) return; // delivered locally already
     const header = message.indexOf(" ") + 1; // after the node id
     if (header === 0) return;
     try {
-      if (channel.startsWith(this.#topics)) {
+      const topic = this.#names.topicOf(channel);
+      if (topic !== undefined) {
         // Every copy of one publish arrives back to back; the sequence number makes it unique.
         if (message === this.#last && channel === this.#lastChannel) return;
         this.#last = message;
         this.#lastChannel = channel;
         const space = message.indexOf(" ", header);
         if (space < 0) return;
-        this.#sink.deliver(channel.slice(this.#topics.length), message.slice(space + 1));
-      } else if (channel === this.#broadcasts) {
+        if (message[space - 1] === "*" && this.#fireOn) return; // the firehose brings it
+        this.#sink.deliver(topic, message.slice(space + 1));
+      } else if (channel === this.#names.fire) {
+        // `<node id> <seq> <length>:<topic><text>`; the firehose brings every topic.
+        const [topic, text] = framed(message, message.indexOf(" ", header) + 1) ?? [];
+        if (text !== undefined && this.#wanted(topic!)) this.#sink.deliver(topic!, text);
+      } else if (channel === this.#names.broadcasts) {
         this.#sink.broadcast(message.slice(header));
-      } else if (channel === this.#directs) {
-        this.#direct(message, header);
+      } else if (channel === this.#names.directs) {
+        // `<node id> <i|u|s><length>:<id, user or src><text>`
+        const [value, text] = framed(message, header + 1) ?? [];
+        if (text === undefined) return;
+        this.#sink.sendTo(decodeTarget(message[header], value!), text);
       }
     } catch (err) {
       this.#redis.warn("deliver", `Cannot deliver a message from Redis: ${reason(err)}`);
     }
   };
 
-  /** `<node id> <i|u|s><length>:<id, user or src><text>`, from `header` on. */
-  #direct(message: string, header: number): void {
-    const colon = message.indexOf(":", header + 1);
-    const length = Number(message.slice(header + 1, colon));
-    if (colon < 0 || !Number.isInteger(length)) return;
-    const value = message.slice(colon + 1, colon + 1 + length);
-    const kind = message[header];
-    const target = kind === "i" ? { id: value } : kind === "u" ? { user: value } : { src: value };
-    this.#sink.sendTo(target, message.slice(colon + 1 + length));
-  }
-
-  #want(key: string): void {
-    const n = this.#wanted.get(key) ?? 0;
-    this.#wanted.set(key, n + 1);
-    if (n === 0) this.#apply(key, true);
-  }
-
-  #unwant(key: string): void {
-    const n = this.#wanted.get(key);
-    if (n === undefined) return;
-    if (n > 1) return void this.#wanted.set(key, n - 1);
-    this.#wanted.delete(key);
-    this.#apply(key, false);
-  }
-
-  /** Sends one (un)subscribe now if connected; otherwise #resync does it on reconnection. */
-  #apply(key: string, on: boolean): void {
-    const sub = this.#sub.client;
-    if (sub === undefined || !sub.isReady || this.#closing !== undefined) return;
-    const name = key.slice(2);
-    const listener = this.#onMessage;
-    if (key[0] === "c") {
-      this.#track(on ? sub.subscribe(name, listener) : sub.unsubscribe(name, listener));
-    } else this.#track(on ? sub.pSubscribe(name, listener) : sub.pUnsubscribe(name, listener));
-  }
-
-  #track(op: Promise<unknown>): Promise<unknown> {
-    this.#inflight.add(op);
-    op.then(() => this.#inflight.delete(op), (err) => {
-      this.#inflight.delete(op);
-      if (this.#sub.ready) {
-        this.#redis.warn("subscribe", `Redis (un)subscribe failed: ${reason(err)}`);
-      }
-    });
-    return op;
-  }
-
-  /**
-   * Makes Redis's subscriptions match #wanted after a (re)connection: the client re-subscribes only
-   * what Redis had confirmed, so a change made while the connection was down is made here.
-   */
-  #resync(): void {
-    const sub = this.#sub.client!;
-    this.#synced = false;
-    const epoch = ++this.#epoch;
-    const listener = this.#onMessage;
-    const wanted = { c: [] as string[], p: [] as string[] };
-    for (const key of this.#wanted.keys()) wanted[key[0] as "c" | "p"].push(key.slice(2));
-    const stale = (type: "CHANNELS" | "PATTERNS", tag: string) =>
-      [...sub.getPubSubListeners(type).keys()].filter((name) => !this.#wanted.has(tag + name));
-    const staleChannels = stale("CHANNELS", "c:");
-    const stalePatterns = stale("PATTERNS", "p:");
-    const ops: Promise<unknown>[] = [];
-    if (wanted.c.length > 0) ops.push(sub.subscribe(wanted.c, listener));
-    if (wanted.p.length > 0) ops.push(sub.pSubscribe(wanted.p, listener));
-    if (staleChannels.length > 0) ops.push(sub.unsubscribe(staleChannels, listener));
-    if (stalePatterns.length > 0) ops.push(sub.pUnsubscribe(stalePatterns, listener));
-    Promise.allSettled(ops.map((op) => this.#track(op))).then((results) => {
-      if (epoch !== this.#epoch || !sub.isReady) return;
-      if (results.some((r) => r.status === "rejected")) return; // logged by #track
-      this.#synced = true;
-      this.#checkUp();
-    });
-  }
-
   #checkUp(): void {
-    if (this.healthy) this.#redis.announce({ node: this.nodeId });
+    if (!this.healthy) return;
+    this.#redis.announce({ node: this.nodeId });
+    this.#probe.start();
   }
 }

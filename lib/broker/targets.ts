@@ -21,3 +21,27 @@ export function targets(conn: Connection, target: Target): boolean {
     ? conn.auth !== undefined && conn.auth.id === target.user
     : conn.src === target.src;
 }
+
+/**
+ * A target as it crosses between nodes: its kind (`i` id, `u` user, `s` role) and its value.
+ *
+ * @param target The target.
+ * @returns `[kind, value]`.
+ */
+export function encodeTarget(target: Target): [kind: string, value: string] {
+  return "id" in target ? ["i", target.id] : "user" in target ? ["u", target.user] : [
+    "s",
+    target.src,
+  ];
+}
+
+/**
+ * The target another node sent, from {@linkcode encodeTarget}'s kind and value.
+ *
+ * @param kind `i`, `u` or `s`.
+ * @param value The id, user or role.
+ * @returns The target.
+ */
+export function decodeTarget(kind: string, value: string): Target {
+  return kind === "i" ? { id: value } : kind === "u" ? { user: value } : { src: value };
+}

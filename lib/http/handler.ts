@@ -91,7 +91,12 @@ function health(server: HttpHost) {
     status: server.closing ? "shutting_down" : server.status,
     uptime: Math.round((server.clock.now() - server.startedAt) / 1000),
     connections: server.hub.size,
-    broker: { kind: server.broker.transport.kind, healthy: server.broker.transport.healthy },
+    broker: {
+      kind: server.broker.transport.kind,
+      healthy: server.broker.transport.healthy,
+      ...(server.broker.transport.problem !== undefined &&
+        { reason: server.broker.transport.problem }),
+    },
     workers: { size: pool.size, busy: pool.busy, queued: pool.queued, stuck: pool.stuck },
   };
 }
@@ -109,6 +114,7 @@ function gauges(server: HttpHost): Record<string, number> {
     broker_dropped_total: server.broker.transport.dropped,
     presence_entries: server.presence.held,
     presence_events_total: server.presence.eventsSent,
+    broker_probe_rtt_ms: server.broker.transport.probeRttMs ?? 0,
     workers_size: pool.size,
     workers_busy: pool.busy,
     workers_queued: pool.queued,

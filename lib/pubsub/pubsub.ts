@@ -39,6 +39,8 @@ export interface PubSubHost {
   readonly store: Store;
   /** Presence (lib/pubsub/presence.ts): the presence requests and `join_leave` subs. */
   readonly presence?: Pick<Presence, "handle" | "watch">;
+  /** False while publishes cannot reach the other nodes (acked 503, delivered here only). */
+  relaying?(): boolean;
 }
 
 /** Answers the pub/sub requests of one node. */
@@ -155,24 +157,44 @@ export class PubSub {
       published = { ...msg, data: checked.data };
     }
     const text = deliveryText(msg.src ?? conn.src, topic, msg);
-    if (msg.retain === true) {
-      const stored = this.#retain(topic, msg, conn.src);
-      if (stored !== null) return this.#ack(conn, msg, Code.BAD_REQUEST, stored);
-    }
-    this.#ack(conn, msg, Code.OK, "published");
+    const stored = msg.retain === true ? this.#retain(topic, msg, conn.src) : null;
+    if (typeof stored === "string") return this.#ack(conn, msg, Code.BAD_REQUEST, stored);
+    if (stored instanceof Promise) {
+      // A store that answers later (Redis): the live publish goes out now, in order; the ack
+      // waits for the store's answer and carries its refusal.
+      stored.then((refused) => this.#published(conn, msg, refused));
+    } else this.#published(conn, msg, null);
     this.host.fanout.publish(topic, text);
     if (callback !== undefined) this.#runCallback(callback, conn, published);
   }
 
-  /** Stores or clears a retained value; returns an error message when the store is full. */
-  #retain(topic: string, fields: PublishMessage, src: string | undefined): string | null {
+  /**
+   * The publisher's ack: 200, 400 with the store's refusal, or 503 when the publish stays on this
+   * node because the broker is known down at publish time.
+   */
+  #published(conn: Connection, msg: PubSubMessage, refused: string | null): void {
+    if (this.host.relaying?.() === false) {
+      const why = "Published on this node only: the broker is unavailable";
+      return this.#ack(conn, msg, Code.UNAVAILABLE, refused === null ? why : `${why}; ${refused}`);
+    }
+    if (refused !== null) return this.#ack(conn, msg, Code.BAD_REQUEST, refused);
+    this.#ack(conn, msg, Code.OK, "published");
+  }
+
+  /**
+   * Stores or clears a retained value; returns an error message when the store is full, or the
+   * promise of one from a store that answers later.
+   */
+  #retain(
+    topic: string,
+    fields: PublishMessage,
+    src: string | undefined,
+  ): string | null | Promise<string | null> {
     try {
-      if (fields.data === null) this.host.store.retain(topic, null);
-      else {this.host.store.retain(
-          topic,
-          deliveryText(fields.src ?? src, topic, fields, true),
-        );}
-      return null;
+      const text = fields.data === null
+        ? null
+        : deliveryText(fields.src ?? src, topic, fields, true);
+      return this.host.store.retain(topic, text) ?? null;
     } catch (err) {
       return err instanceof RangeError ? err.message : String(err);
     }
@@ -192,7 +214,7 @@ export class PubSub {
     const text = deliveryText(msg.src ?? this.host.config.SERVER_SRC, topic, msg);
     if (msg.retain === true) {
       const stored = this.#retain(topic, msg, this.host.config.SERVER_SRC);
-      if (stored !== null) throw new RangeError(stored);
+      if (typeof stored === "string") throw new RangeError(stored);
     }
     this.host.fanout.publish(topic, text);
   }
