@@ -6,10 +6,19 @@
 import { z } from "zod";
 import { parseArgs } from "node:util";
 import { StartupError } from "./wire/errors.ts";
+import { type HistoryRule, parseHistoryRules } from "./pubsub/history_rules.ts";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);
 const list = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
+const history = z.string().transform((s, ctx): HistoryRule[] => {
+  try {
+    return parseHistoryRules(s);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 const cores = typeof navigator !== "undefined" ? navigator.hardwareConcurrency || 2 : 2;
 
 /** The schema of the settings, keyed by environment variable. */
@@ -51,6 +60,8 @@ export const configSchema = z.object({
   RESTART_URLS: list.default([]),
   RESTART_TIMEOUT_MS: int(1).default(10_000),
   IMAGES_DIR: z.string().min(1).optional(),
+  HISTORY: history.default([]),
+  HISTORY_MAX_RECOVER: int(1, 100_000).default(300),
 });
 
 /** The validated settings, keyed by environment variable name. */

@@ -19,10 +19,14 @@ import { Metrics } from "./metrics.ts";
 import { PubSub } from "./pubsub/pubsub.ts";
 import type { TopicCallback } from "./pubsub/topic_file.ts";
 import type { Broker, Target } from "./broker/broker.ts";
+import type { Connection } from "./session/connection.ts";
 import { createBroker } from "./broker/mod.ts";
 import { WorkerPool } from "./workers/pool.ts";
 import { handleHttp, type HttpHost } from "./http/handler.ts";
 import { Hub } from "./hub.ts";
+import { loadHistoryRules } from "./pubsub/history_rules.ts";
+import { History } from "./pubsub/history.ts";
+import { Recovery } from "./pubsub/recovery.ts";
 
 /** How long shutdown waits for clients to acknowledge the 1001 close. */
 const CLOSE_WAIT_MS = 500;
@@ -66,7 +70,13 @@ export class Switchboard implements HttpHost {
       metrics: this.metrics,
       onMessage: (conn, data) => this.intake.message(conn, data),
     });
-    this.broker = createBroker(config, this.hub.local, { log: this.log, nodeId: this.nodeId });
+    const rules = loadHistoryRules(config.HISTORY, this.topics.values());
+    this.broker = createBroker(config, this.hub.local, {
+      log: this.log,
+      nodeId: this.nodeId,
+      clock: this.clock,
+      historyMaxTtlMs: Math.max(0, ...rules.all.map((r) => r.ttlMs)),
+    });
     this.hub.transport = this.broker.transport;
     this.pool = new WorkerPool(routes.workers, {
       size: config.WORKERS,
@@ -75,12 +85,27 @@ export class Switchboard implements HttpHost {
       stuckLimit: config.WORKER_STUCK_LIMIT,
       log: (level, msg, extra) => this.log[level](msg, extra),
     });
+    const historyHost = {
+      config,
+      log: this.log,
+      clock: this.clock,
+      rules,
+      store: this.broker.history,
+      retained: this.broker.store,
+      publish: (topic: string, text: string) => this.hub.publish(topic, text),
+      filtersOf: (conn: Connection) => this.hub.filtersOf(conn),
+      subscribe: (conn: Connection, filter: string) => void this.hub.subscribe(conn, filter),
+      counts: this.metrics,
+    };
+    const history = new History(historyHost);
     this.pubsub = new PubSub({
       config,
       log: this.log,
       topics: this.topics,
       fanout: this.hub,
       store: this.broker.store,
+      history,
+      recovery: new Recovery(historyHost, history),
     });
     this.dispatcher = new Dispatcher({
       config,
@@ -259,7 +284,11 @@ export class Switchboard implements HttpHost {
     while (this.hub.size > 0 && this.clock.now() < closeBy) await delay(this.clock, 10);
     await this.#http?.shutdown();
     await this.pool.close();
-    await Promise.all([this.broker.transport.close(), this.broker.store.close()]);
+    await Promise.all([
+      this.broker.transport.close(),
+      this.broker.store.close(),
+      this.broker.history.close(),
+    ]);
     this.log.info("Switchboard stopped");
   }
 }

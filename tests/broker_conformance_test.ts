@@ -151,7 +151,13 @@ const redis: Engine = {
 const ENGINES: Engine[] = [memory, redis];
 
 async function closeAll(nodes: Node[]): Promise<void> {
-  await Promise.all(nodes.flatMap((n) => [n.broker.transport.close(), n.broker.store.close()]));
+  await Promise.all(
+    nodes.flatMap((n) => [
+      n.broker.transport.close(),
+      n.broker.store.close(),
+      n.broker.history.close(),
+    ]),
+  );
 }
 
 async function requireRedis(): Promise<void> {

@@ -12,6 +12,9 @@ import { MemoryTransport } from "./memory_transport.ts";
 import { RedisConnection } from "./redis_connection.ts";
 import { RedisStore } from "./redis_store.ts";
 import { RedisTransport } from "./redis_transport.ts";
+import { MemoryHistory } from "./memory_history.ts";
+import { RedisHistory } from "./redis_history.ts";
+import { type Clock, systemClock } from "../clock.ts";
 
 /** Options of {@linkcode createBroker}. */
 export interface BrokerOptions {
@@ -19,6 +22,10 @@ export interface BrokerOptions {
   log: Logger;
   /** This node's id (non-empty, no space): a multi-node transport drops its own messages by it. */
   nodeId: string;
+  /** The server's clock (history times and expiry); the system clock by default. */
+  clock?: Clock;
+  /** The longest history ttl of any rule, in ms (default 300 s). */
+  historyMaxTtlMs?: number;
 }
 
 /**
@@ -36,7 +43,7 @@ export interface BrokerOptions {
  * ```ts
  * const broker = createBroker(config, sink, { log, nodeId: crypto.randomUUID() });
  * broker.transport.subscribe("orders/+");
- * await Promise.all([broker.transport.close(), broker.store.close()]);
+ * await Promise.all([broker.transport.close(), broker.store.close(), broker.history.close()]);
  * ```
  */
 export function createBroker(
@@ -49,13 +56,20 @@ export function createBroker(
     return {
       transport: new MemoryTransport(),
       store: new MemoryStore({ maxRetained: config.MAX_RETAINED }),
+      history: new MemoryHistory(options.clock ?? systemClock),
     };
   }
   if (scheme === "redis" || scheme === "rediss") {
     const redis = new RedisConnection(config.BROKER_URL, { log: options.log });
+    const transport = new RedisTransport(redis, sink, { nodeId: options.nodeId });
     return {
-      transport: new RedisTransport(redis, sink, { nodeId: options.nodeId }),
+      transport,
       store: new RedisStore(redis, { maxRetained: config.MAX_RETAINED }),
+      history: new RedisHistory(redis, {
+        clock: options.clock ?? systemClock,
+        settled: () => transport.settled(),
+        maxTtlMs: options.historyMaxTtlMs ?? 300_000,
+      }),
     };
   }
   throw new StartupError(

@@ -15,6 +15,8 @@ import type { Store } from "../broker/broker.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { canPublish, canSubscribe } from "../session/permissions.ts";
+import type { History } from "./history.ts";
+import type { Recovery } from "./recovery.ts";
 
 /** Who subscribes to what, and the fan-out: the hub's side that pub/sub uses. */
 export interface Fanout {
@@ -36,6 +38,9 @@ export interface PubSubHost {
   readonly topics: Map<string, TopicCallback>;
   readonly fanout: Fanout;
   readonly store: Store;
+  /** Topics with history (lib/pubsub/history.ts) and subscriptions that recover. */
+  readonly history: History;
+  readonly recovery: Recovery;
 }
 
 /** Answers the pub/sub requests of one node. */
@@ -58,6 +63,7 @@ export class PubSub {
   handle(conn: Connection, msg: PubSubMessage): void {
     if (msg.action === "pub") this.#clientPublish(conn, msg);
     else if (msg.action === "sub") this.#subscribe(conn, msg);
+    else if (msg.action === "history") void this.host.history.query(conn, msg);
     else this.#unsubscribe(conn, msg);
   }
 
@@ -94,6 +100,9 @@ export class PubSub {
     const limit = this.host.config.MAX_SUBSCRIPTIONS;
     if (held.size + added.length > limit) {
       return this.#ack(conn, msg, Code.BAD_REQUEST, `Too many subscriptions (limit ${limit})`);
+    }
+    if (this.host.recovery.wants(msg, filters)) {
+      return void this.host.recovery.subscribe(conn, msg, filters, added);
     }
     for (const filter of added) fanout.subscribe(conn, filter);
     this.#ack(conn, msg, Code.OK, "subscribed");
@@ -147,6 +156,11 @@ export class PubSub {
       }
       published = { ...msg, data: checked.data };
     }
+    const rule = this.host.history.rules.ruleFor(topic);
+    if (rule !== null) {
+      const then = () => callback !== undefined && this.#runCallback(callback, conn, published);
+      return this.host.history.clientPublish(conn, msg, rule, then);
+    }
     const text = deliveryText(msg.src ?? conn.src, topic, msg);
     if (msg.retain === true) {
       const stored = this.#retain(topic, msg, conn.src);
@@ -182,6 +196,8 @@ export class PubSub {
   publish(topic: string, msg: PublishMessage): void {
     const error = checkTopic(topic, this.#names);
     if (error !== null) throw new TypeError(error);
+    const rule = this.host.history.rules.ruleFor(topic);
+    if (rule !== null) return this.host.history.publish(topic, msg, rule);
     const text = deliveryText(msg.src ?? this.host.config.SERVER_SRC, topic, msg);
     if (msg.retain === true) {
       const stored = this.#retain(topic, msg, this.host.config.SERVER_SRC);

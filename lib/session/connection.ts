@@ -60,6 +60,11 @@ export class Connection implements Scheduled {
   events: ConnectionEvents | undefined;
   /** Deliveries dropped because the client did not read. */
   dropped = 0;
+  /**
+   * While set, the hub appends this client's deliveries here (topic, text, topic, text…) instead
+   * of sending them: history holds them during a recovery (lib/pubsub/history_hold.ts).
+   */
+  held: string[] | undefined;
   #overSince = 0;
   /** Messages joined for a batching client, waiting for the socket to finish writing. */
   #pending: string | undefined;

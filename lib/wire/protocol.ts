@@ -39,7 +39,7 @@ export interface RequestMessage {
 /** A pub_sub message from a client: sub, unsub or pub. */
 export interface PubSubMessage {
   mode: "pub_sub";
-  action: "sub" | "unsub" | "pub";
+  action: "sub" | "unsub" | "pub" | "history";
   src?: string;
   id?: MessageId;
   topic: string | string[];
@@ -70,7 +70,7 @@ export interface FrameLimits {
 
 const MODES = new Set(["req_res", "pub_sub"]);
 const REQ_RES_ACTIONS = new Set(["req"]);
-const PUB_SUB_ACTIONS = new Set(["sub", "unsub", "pub"]);
+const PUB_SUB_ACTIONS = new Set(["sub", "unsub", "pub", "history"]);
 const MAX_ID_LENGTH = 128;
 const MAX_SRC_LENGTH = 64;
 const MAX_COMMAND_LENGTH = 128;
@@ -94,7 +94,7 @@ export const requestSchema = z.looseObject({
 /** The zod schema of a pub_sub message, used for error messages and the API contract. */
 export const pubSubSchema = z.looseObject({
   mode: z.literal("pub_sub"),
-  action: z.enum(["sub", "unsub", "pub"]),
+  action: z.enum(["sub", "unsub", "pub", "history"]),
   ...base,
   topic: z.union([z.string(), z.array(z.string())]),
   code: z.number().int().optional(),
