@@ -9,6 +9,8 @@ import { type Deferred, deferred } from "./_deferred.ts";
 import { type Dialogue, openDialogue } from "./dialogue.ts";
 import { SwitchboardError } from "./errors.ts";
 import { Requests } from "./requests.ts";
+import { HistoryPositions } from "./history.ts";
+import { topicMatches } from "./topic_match.ts";
 import { type DeliveryHandler, type Subscriber, Subscriptions } from "./subscriptions.ts";
 import type {
   Ack,
@@ -78,6 +80,8 @@ export class SwitchboardClient {
   /** Settled by the next (re)subscription of all filters, sent when a socket opens. */
   #resub: Deferred<Ack> | undefined;
   #listeners = new Map<string, Set<(payload: never) => void>>();
+  /** Positions in topics with history; recovered from after every reconnect and on gaps. */
+  #history = new HistoryPositions();
 
   /**
    * Starts connecting at once; prefer `connect(url, options)`.
@@ -333,18 +337,33 @@ export class SwitchboardClient {
 
   // --- subscriptions ---------------------------------------------------------------------------
 
-  /** Sends `sub` for filters; the ack is what their handlers' `ready` waits for. */
-  #subscribe(filters: string[]): Promise<Ack> {
+  /**
+   * Sends `sub` for filters; the ack is what their handlers' `ready` waits for. After a reconnect
+   * it carries `recover` (every position and the last ack's `time`).
+   */
+  #subscribe(filters: string[], recovering = false): Promise<Ack> {
     const id = this.#nextId++;
+    const recover = recovering && !this.#history.empty ? this.#history.recover() : undefined;
     const ack = new Promise<Ack>((resolve, reject) => {
-      const message = { mode: "pub_sub", action: "sub", src: this.src, id, topic: filters };
+      const message = {
+        mode: "pub_sub",
+        action: "sub",
+        src: this.src,
+        id,
+        topic: filters,
+        recover,
+      };
       // A refused subscription is also an `error` event: handlers may never see a delivery.
       const fail = (err: unknown) => {
         if (this.#state !== "closed") this.#emit("error", toError(err));
         reject(err);
       };
       this.#requests.start(id, message, "Subscribe", {}, {
-        receive: (msg) => (settleAck(msg, resolve, fail), true),
+        receive: (
+          msg,
+        ) => (this.#acked(msg, filters, recover !== undefined),
+          settleAck(msg, resolve, fail),
+          true),
         fail,
         // Subscribing is idempotent: the subscription of all filters after reconnecting answers it.
         drop: () => this.#afterResub().then(resolve, reject),
@@ -353,6 +372,35 @@ export class SwitchboardClient {
     ack.catch(() => {});
     for (const filter of filters) this.#filterAcks.set(filter, ack);
     return ack;
+  }
+
+  /** A subscription ack: its `time` and positions; a recovery's outcome goes to the app. */
+  #acked(msg: Message, filters: string[], recovery: boolean): void {
+    if (msg.code !== 200) return;
+    this.#history.ack(msg as Ack, recovery);
+    if (recovery && typeof msg.recovered === "boolean") {
+      this.#emit("recovery", { recovered: msg.recovered, filters });
+    }
+  }
+
+  /**
+   * A gap in a topic's offsets (a delivery dropped for this slow client, or lost continuity):
+   * subscribes again to the filters that match it, recovering from its position. Its live
+   * deliveries are dropped until the ack; they come again, in order, after it.
+   */
+  #recoverTopic(topic: string): void {
+    const pos = this.#history.get(topic);
+    if (this.#state !== "open" || pos === undefined || !this.#history.recovering(topic)) return;
+    const filters = this.#subs.filters.filter((f) => topicMatches(f, topic));
+    if (filters.length === 0) return;
+    const id = this.#nextId++;
+    const recover = { positions: { [topic]: pos } };
+    const message = { mode: "pub_sub", action: "sub", src: this.src, id, topic: filters, recover };
+    this.#requests.start(id, message, "Recover", {}, {
+      receive: (msg) => (this.#acked(msg, filters, true), true),
+      fail: (err) => this.#emit("error", toError(err)),
+      drop: () => {}, // the reconnect recovers everything
+    });
   }
 
   #unsubscribe(subscriber: Subscriber): Promise<void> {
@@ -385,7 +433,7 @@ export class SwitchboardClient {
     this.#resub = undefined;
     const filters = this.#subs.filters;
     if (filters.length > 0) {
-      const ack = this.#subscribe(filters);
+      const ack = this.#subscribe(filters, true);
       if (waiting !== undefined) ack.then(waiting.resolve, waiting.reject);
     } else {
       waiting?.resolve({
@@ -525,6 +573,9 @@ export class SwitchboardClient {
     }
     if (this.#requests.route(msg)) return;
     if (msg.mode === "pub_sub" && msg.action === "pub" && typeof msg.topic === "string") {
+      const verdict = this.#history.check(msg as Delivery);
+      if (verdict === "gap") return this.#recoverTopic(msg.topic);
+      if (verdict === "drop") return;
       this.#subs.dispatch(msg as Delivery, (err) => this.#emit("error", toError(err)));
       return;
     }
