@@ -9,6 +9,7 @@ import { runClosedLoop } from "./closed_loop.ts";
 import { runPipelined } from "./pipelined.ts";
 import { runFanout } from "./fanout.ts";
 import { runIdle } from "./idle.ts";
+import { HISTORY_SCENARIOS } from "./history.ts";
 
 const FULL = { warmupMs: 1000, measureMs: 5000 };
 const QUICK = { warmupMs: 300, measureMs: 1000 };
@@ -172,6 +173,7 @@ export const SCENARIOS: Scenario[] = [
     ],
     run: runIdle,
   },
+  ...HISTORY_SCENARIOS,
 ];
 
 /**
