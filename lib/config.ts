@@ -11,9 +11,12 @@ import { type HistoryRule, parseHistoryRules } from "./pubsub/history_rules.ts";
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);
 const list = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
-const history = z.string().transform((s, ctx): HistoryRule[] => {
+// Rules already parsed pass as they are: createServer re-reads a parsed config.
+const history = z.unknown().transform((v, ctx): HistoryRule[] => {
+  if (Array.isArray(v)) return v as HistoryRule[];
   try {
-    return parseHistoryRules(s);
+    if (typeof v !== "string") throw new TypeError("expected filter=size[:ttl_seconds],…");
+    return parseHistoryRules(v);
   } catch (err) {
     ctx.addIssue({ code: "custom", message: (err as Error).message });
     return z.NEVER;
@@ -86,7 +89,7 @@ export function parseConfig(input: ConfigInput | Record<string, unknown>): Confi
   for (const key of CONFIG_KEYS) {
     let v = (input as Record<string, unknown>)[key];
     if (v === "" || v === undefined) continue;
-    if (Array.isArray(v)) v = v.join(",");
+    if (Array.isArray(v) && v.every((x) => typeof x === "string")) v = v.join(",");
     picked[key] = v;
   }
   const result = configSchema.safeParse(picked);

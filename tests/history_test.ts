@@ -10,7 +10,7 @@ import { systemClock } from "../lib/clock.ts";
 import { parseConfig } from "../lib/config.ts";
 import { defineTopic } from "../lib/mod.ts";
 import { Client, type Msg, startServer, wsUrl } from "./_client.ts";
-import { sleep, until } from "./_helpers.ts";
+import { sleep, spawnMain, until } from "./_helpers.ts";
 
 /** The system clock's timers, with a `now()` that `advance` moves forward. */
 class ShiftClock implements Clock {
@@ -474,4 +474,30 @@ Deno.test("history - HISTORY rules that do not parse stop the server with one cl
     { filter: "alarms/#", size: 1000, ttlMs: 300_000 },
   ]);
   assert.equal(config.HISTORY_MAX_RECOVER, 300);
+});
+
+Deno.test("history - main.ts starts with HISTORY rules and stops at start on a bad one", async () => {
+  const bad = spawnMain([], { PORT: "0", HOST: "127.0.0.1", HISTORY: "line/+/state=many" });
+  const status = await bad.exited();
+  assert.equal(status.code, 1);
+  assert.equal(
+    bad.stderr.trim(),
+    'Invalid setting HISTORY: rule "line/+/state=many": size must be an integer from 1 to 1000000',
+  );
+  const good = spawnMain([], {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "info",
+    HISTORY: "line/+/state=100:600",
+  });
+  try {
+    const port = await good.listening();
+    const c = await Client.connect(`ws://127.0.0.1:${port}/`);
+    const [ack] = await publish(c, "line/1/state", 0, 1);
+    assert.equal(ack.offset, 1);
+    await c.close();
+  } finally {
+    good.kill();
+    await good.exited();
+  }
 });
