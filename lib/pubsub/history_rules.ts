@@ -30,7 +30,7 @@ export interface HistoryRule {
  *
  * @param text Comma-separated rules `filter=size[:ttl_seconds]`, e.g. `line/+/state=100:600`.
  * @returns The rules in order.
- * @throws {TypeError} Naming the first rule that does not parse and why.
+ * @throws {TypeError} Naming the first rule that does not parse (by position) and why.
  * @example
  * ```ts
  * parseHistoryRules("line/+/state=100:600,alarms/#=1000");
@@ -39,10 +39,11 @@ export interface HistoryRule {
  */
 export function parseHistoryRules(text: string): HistoryRule[] {
   const rules: HistoryRule[] = [];
-  for (const raw of text.split(",")) {
+  // Rules are named by position, never quoted: start-up lines never echo a setting's value.
+  for (const [i, raw] of text.split(",").entries()) {
     const part = raw.trim();
     if (part === "") continue;
-    const bad = (why: string) => new TypeError(`rule ${JSON.stringify(part)}: ${why}`);
+    const bad = (why: string) => new TypeError(`rule ${i + 1}: ${why}`);
     const eq = part.lastIndexOf("=");
     if (eq <= 0) throw bad("expected filter=size[:ttl_seconds]");
     const filter = part.slice(0, eq);
