@@ -10,6 +10,7 @@ import { systemClock } from "../lib/clock.ts";
 import { parseConfig } from "../lib/config.ts";
 import { defineTopic } from "../lib/mod.ts";
 import { Client, type Msg, startServer, wsUrl } from "./_client.ts";
+import { clockOf, fakeClient, fakeServer } from "./_fakes.ts";
 import { sleep, spawnMain, until } from "./_helpers.ts";
 
 /** The system clock's timers, with a `now()` that `advance` moves forward. */
@@ -499,5 +500,26 @@ Deno.test("history - main.ts starts with HISTORY rules and stops at start on a b
   } finally {
     good.kill();
     await good.exited();
+  }
+});
+
+Deno.test("history - a memory topic with no publication for its ttl frees its memory", async () => {
+  const server = fakeServer({ HISTORY: "h/#=10:5" });
+  const clock = clockOf(server);
+  const c = fakeClient(server);
+  try {
+    c.send(pub("h/a", 1));
+    c.send(pub("h/b", 2));
+    assert.deepEqual(server.broker.history.stats(), { topics: 2, entries: 2 });
+    clock.advance(3000);
+    c.send(pub("h/b", 3));
+    clock.advance(3000); // h/a quiet for 6 s > 5 s; h/b for 3 s
+    assert.deepEqual(server.broker.history.stats(), { topics: 1, entries: 2 });
+    clock.advance(3000);
+    assert.deepEqual(server.broker.history.stats(), { topics: 0, entries: 0 });
+    assert.equal(clock.pending > 0, false, "no sweep timer left without topics");
+  } finally {
+    c.leave();
+    await server.broker.history.close();
   }
 });
