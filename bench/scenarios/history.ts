@@ -6,6 +6,8 @@
  *   same bench run (history off): its Switchboard rate must be at least 0.9× that one's
  *   (docs/benchmarks.md, "History", reads both rows). The raw column is the raw server's
  *   `fanout_max` run, as for the other variants.
+ * - `fanout_max_norule`: the same with history rules that do not cover the topic: what a topic
+ *   without history pays (one cached rule lookup per publish) against `fanout_max`.
  * - `fanout_fixed_history_redis`: one node on Redis (the Lua script numbers, stores and
  *   publishes; the node delivers when the entry comes back), 50 publishes/s: publish→delivery
  *   p50/p99 with history over Redis.
@@ -51,6 +53,21 @@ export const HISTORY_SCENARIOS: Scenario[] = [
       { key: "rate", label: "deliveries/s", digits: 0 },
       { key: "server_us", label: "server CPU per delivery (µs)", digits: 2 },
       { key: "server_hwm_mb", label: "server peak RSS (MB)", digits: 0 },
+      ...delivered,
+      ...cpu,
+    ],
+    run: runFanout,
+  },
+  {
+    id: "fanout_max_norule",
+    title: "Fan-out at maximum rate, history rules set but none for the topic: vs fanout_max",
+    full: { subscribers: 1000, rate: 0, window: 16, batch: false, ...FULL },
+    quick: { subscribers: 1000, rate: 0, window: 16, batch: false, ...QUICK },
+    env: { HISTORY: "line/+/state=100,alarms/#=1000" },
+    baseline: "fanout_max",
+    metrics: [
+      { key: "rate", label: "deliveries/s", digits: 0 },
+      { key: "server_us", label: "server CPU per delivery (µs)", digits: 2 },
       ...delivered,
       ...cpu,
     ],
