@@ -11,7 +11,7 @@ import type { Connection } from "../session/connection.ts";
 import type { PubSubMessage } from "../wire/protocol.ts";
 import { Code } from "../wire/protocol.ts";
 import { ackText, deliveryText } from "../wire/messages.ts";
-import { checkQuery, historyAckText, historyReplyText, marked } from "../wire/history_messages.ts";
+import { checkQuery, historyReplyText, marked, publishAckText } from "../wire/history_messages.ts";
 import { checkTopic, type CheckTopicOptions, hasWildcard } from "../wire/topic.ts";
 import type { Appended, HistoryStore, Store } from "../broker/broker.ts";
 import type { PublishMessage } from "../commands/command.ts";
@@ -67,41 +67,50 @@ export class History {
    * @param rule The topic's rule.
    * @param then Runs after the publication was delivered (the topic callback).
    */
-  clientPublish(conn: Connection, msg: PubSubMessage, rule: HistoryRule, then: () => void): void {
+  clientPublish(
+    conn: Connection,
+    msg: PubSubMessage,
+    rule: HistoryRule,
+    then: (() => void) | undefined,
+  ): void {
     const topic = msg.topic as string;
-    const src = this.#host.config.SERVER_SRC;
-    const refuse = (code: number, text: string) =>
-      void conn.send(ackText(src, msg.id, topic, code, text, [...this.#host.filtersOf(conn)]));
-    const done = (entry: Appended) => {
-      this.#retain(topic, msg, entry);
-      conn.send(
-        historyAckText(src, msg.id, topic, "published", [...this.#host.filtersOf(conn)], {
-          offset: entry.offset,
-          epoch: entry.epoch,
-        }),
-      );
-    };
     let appended: Appended | Promise<Appended>;
     try {
       appended = this.#append(topic, msg, msg.src ?? conn.src, rule);
     } catch (err) {
-      return refuse(err instanceof RangeError ? Code.BAD_REQUEST : Code.UNAVAILABLE, message(err));
+      const code = err instanceof RangeError ? Code.BAD_REQUEST : Code.UNAVAILABLE;
+      return this.#refuse(conn, msg, code, message(err));
     }
     if (!(appended instanceof Promise)) {
-      done(appended);
+      this.#published(conn, msg, appended);
       this.#host.publish(topic, appended.text);
-      return then();
+      return then?.();
     }
     // The store delivers it, to this client too: hold that delivery until the ack went out.
     this.holds.hold(conn, false);
     appended.then((entry) => {
-      done(entry);
+      this.#published(conn, msg, entry);
       this.holds.release(conn, false);
-      then();
+      then?.();
     }, (err) => {
       this.holds.release(conn, false);
-      refuse(Code.UNAVAILABLE, `Cannot publish on a topic with history: ${message(err)}`);
+      const text = `Cannot publish on a topic with history: ${message(err)}`;
+      this.#refuse(conn, msg, Code.UNAVAILABLE, text);
     });
+  }
+
+  /** Keeps the retained value and acks the publisher with the offset and epoch. */
+  #published(conn: Connection, msg: PubSubMessage, entry: Appended): void {
+    const topic = msg.topic as string;
+    this.#retain(topic, msg, entry);
+    const filters = [...this.#host.filtersOf(conn)];
+    const src = this.#host.config.SERVER_SRC;
+    conn.send(publishAckText(src, msg.id, topic, filters, entry.offset, entry.epoch));
+  }
+
+  #refuse(conn: Connection, msg: PubSubMessage, code: number, text: string): void {
+    const filters = [...this.#host.filtersOf(conn)];
+    conn.send(ackText(this.#host.config.SERVER_SRC, msg.id, msg.topic, code, text, filters));
   }
 
   /**

@@ -158,7 +158,7 @@ export class PubSub {
     }
     const rule = this.host.history.rules.ruleFor(topic);
     if (rule !== null) {
-      const then = () => callback !== undefined && this.#runCallback(callback, conn, published);
+      const then = callback && (() => void this.#runCallback(callback, conn, published));
       return this.host.history.clientPublish(conn, msg, rule, then);
     }
     const text = deliveryText(msg.src ?? conn.src, topic, msg);

@@ -90,6 +90,40 @@ export function historyAckText(
 }
 
 /**
+ * The ack of a publish on a topic with history: with its offset and epoch (the hot path of
+ * history topics, so no spread).
+ *
+ * @param src The server's name.
+ * @param id The publish's id.
+ * @param topic Its topic.
+ * @param data The client's current filters.
+ * @param offset The offset it got.
+ * @param epoch The topic's epoch.
+ * @returns The serialised ack.
+ */
+export function publishAckText(
+  src: string,
+  id: MessageId | undefined,
+  topic: string,
+  data: unknown,
+  offset: number,
+  epoch: string,
+): string {
+  return JSON.stringify({
+    mode: "pub_sub",
+    action: "ack",
+    src,
+    id,
+    topic,
+    code: 200,
+    msg: "published",
+    data,
+    offset,
+    epoch,
+  });
+}
+
+/**
  * A reply to a `history` query (errors included).
  *
  * @param src The server's name.
