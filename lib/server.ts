@@ -93,6 +93,7 @@ export class Switchboard implements HttpHost {
       store: this.broker.history,
       retained: this.broker.store,
       publish: (topic: string, text: string) => this.hub.publish(topic, text),
+      relayed: () => void this.hub.stats.published++,
       filtersOf: (conn: Connection) => this.hub.filtersOf(conn),
       subscribe: (conn: Connection, filter: string) => void this.hub.subscribe(conn, filter),
       counts: this.metrics,

@@ -110,6 +110,10 @@ for (const engine of ENGINES) {
         );
         assert.ok(got.every((m) => byOffset.get(m.offset) === m.data));
       }
+      const published = a === b
+        ? a.hub.stats.published
+        : a.hub.stats.published + b.hub.stats.published;
+      assert.equal(published, 50, "each publish counted once, on its node");
     } finally {
       await Promise.all([pa, pb, sa, sb].map((c) => c.close()));
       await close();

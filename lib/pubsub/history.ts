@@ -36,6 +36,8 @@ export interface HistoryHost {
   readonly retained: Store;
   /** Delivers on this node (and, for engines that do not relay, to the others). */
   publish(topic: string, text: string): void;
+  /** Counts a publish that the store relays itself (/metrics `published_total`). */
+  relayed(): void;
   /** The client's current filters, for acks. */
   filtersOf(conn: Connection): ReadonlySet<string>;
 }
@@ -87,6 +89,7 @@ export class History {
       return then?.();
     }
     // The store delivers it, to this client too: hold that delivery until the ack went out.
+    this.#host.relayed();
     this.holds.hold(conn, false);
     appended.then((entry) => {
       this.#published(conn, msg, entry);
@@ -127,6 +130,7 @@ export class History {
       this.#retain(topic, msg, appended);
       return this.#host.publish(topic, appended.text);
     }
+    this.#host.relayed();
     appended.then(
       (entry) => this.#retain(topic, msg, entry),
       (err) => this.#host.log.warn(`Publish on ${topic} not stored nor sent: ${message(err)}`),
