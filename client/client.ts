@@ -34,6 +34,8 @@ export interface Unsubscribe {
 }
 
 const OPEN = 1;
+/** How long a gap's recovery waits for its ack (without a client-wide `timeoutMs`). */
+const RECOVER_TIMEOUT_MS = 10_000;
 const CLOSED = 3;
 
 /**
@@ -396,10 +398,15 @@ export class SwitchboardClient {
     const id = this.#nextId++;
     const recover = { positions: { [topic]: pos } };
     const message = { mode: "pub_sub", action: "sub", src: this.src, id, topic: filters, recover };
-    this.#requests.start(id, message, "Recover", {}, {
+    // A slow client may lose the ack too: give up after a while; the next gap tries again.
+    const limits = { timeoutMs: this.#options.timeoutMs ?? RECOVER_TIMEOUT_MS };
+    this.#requests.start(id, message, "Recover", limits, {
       receive: (msg) => (this.#acked(msg, filters, true), true),
-      fail: (err) => this.#emit("error", toError(err)),
-      drop: () => {}, // the reconnect recovers everything
+      fail: (err) => {
+        this.#history.abandon(topic);
+        if (this.#state !== "closed") this.#emit("error", toError(err));
+      },
+      drop: () => this.#history.abandon(topic), // the reconnect recovers everything
     });
   }
 

@@ -62,6 +62,11 @@ export class HistoryPositions {
     return true;
   }
 
+  /** Ends a topic's in-flight mark without an ack (the recovery failed or timed out). */
+  abandon(topic: string): void {
+    this.#recovering.delete(topic);
+  }
+
   /**
    * Takes `time` and `positions` from a subscription ack.
    *

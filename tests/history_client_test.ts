@@ -12,12 +12,16 @@ import { until } from "./_helpers.ts";
  * A WebSocket that loses some live numbered deliveries on the way in, as the server does for a
  * client over its send budget: every third one, up to `limit` losses.
  */
-function lossyWebSocket(limit: number, lost: number[]) {
+function lossyWebSocket(limit: number, lost: number[], acksToLose = 0) {
   return class Lossy extends WebSocket {
     override set onmessage(fn: ((e: MessageEvent) => void) | null) {
       super.onmessage = fn && ((e: MessageEvent) => {
         const kept = String(e.data).split("\n").filter((line) => {
           const m = JSON.parse(line);
+          if (m.action === "ack" && m.recovered !== undefined && acksToLose > 0) {
+            acksToLose--;
+            return false;
+          }
           if (m.action !== "pub" || m.recovered || typeof m.offset !== "number") return true;
           if (lost.length >= limit || m.offset % 3 !== 0) return true;
           lost.push(m.offset);
@@ -48,6 +52,35 @@ Deno.test("client history - a slow subscriber has deliveries dropped and the app
     assert.equal(lost.length, 10, "deliveries were lost on the way");
     assert.deepEqual(seen, Array.from({ length: 200 }, (_, i) => i));
     assert.ok(recoveries.length > 0 && recoveries.every((r) => r));
+  } finally {
+    await publisher.close();
+    await sb.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("client history - a recovery whose ack is lost is given up and tried again", async () => {
+  const server = await startServer({ HISTORY: "line/#=1000" });
+  const lost: number[] = [];
+  const sb = connect(wsUrl(server), {
+    WebSocket: lossyWebSocket(3, lost, 1),
+    timeoutMs: 300,
+  });
+  const publisher = await Client.connect(wsUrl(server));
+  const seen: number[] = [];
+  const errors: Error[] = [];
+  sb.on("error", (err) => errors.push(err));
+  try {
+    await sb.subscribe("line/1", (d) => seen.push(d.data as number)).ready;
+    for (let i = 0; i < 60; i++) {
+      publisher.send({ mode: "pub_sub", action: "pub", topic: "line/1", data: i });
+      await new Promise((r) => setTimeout(r, 20)); // keeps gaps coming after the time limit
+    }
+    await until(() => seen.length >= 60, { what: "60 deliveries", timeoutMs: 10_000 });
+    assert.deepEqual(seen, Array.from({ length: 60 }, (_, i) => i));
+    assert.equal(lost.length, 3);
+    assert.equal(errors.length, 1, "the lost ack's time limit is reported");
+    assert.match(errors[0].message, /timed out/);
   } finally {
     await publisher.close();
     await sb.close();
