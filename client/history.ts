@@ -39,6 +39,8 @@ export class HistoryPositions {
   readonly #seen = new Map<string, Position>();
   /** Topics with a recovery in flight: their live deliveries come again after its ack. */
   readonly #recovering = new Set<string>();
+  /** The last recovery said `recovered: false`: its entries may skip offsets (trimmed, capped). */
+  #lossReported = false;
 
   /** Whether there is anything to recover from. */
   get empty(): boolean {
@@ -79,7 +81,10 @@ export class HistoryPositions {
     for (const [topic, pos] of Object.entries(positions ?? {})) {
       if (!this.#positions.has(topic) && pos.offset > 0) this.#positions.set(topic, pos);
     }
-    if (recovery) this.#recovering.clear();
+    if (recovery) {
+      this.#recovering.clear();
+      this.#lossReported = ack.recovered === false;
+    }
   }
 
   /**
@@ -103,6 +108,8 @@ export class HistoryPositions {
     if (d.recovered !== true) {
       if (this.#recovering.has(topic)) return "drop";
       if (pos !== undefined && (!same || offset > pos.offset + 1)) return "gap";
+    } else if (same && offset > pos.offset + 1 && !this.#lossReported) {
+      return "gap"; // a recovered entry dropped on the way (this client is still slow)
     }
     if (same && offset <= pos.offset) return "drop";
     this.#positions.set(topic, { offset, epoch });
