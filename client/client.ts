@@ -413,6 +413,10 @@ export class SwitchboardClient {
   #unsubscribe(subscriber: Subscriber): Promise<void> {
     const removed = this.#subs.remove(subscriber);
     for (const filter of removed) this.#filterAcks.delete(filter);
+    if (removed.length > 0) {
+      const filters = this.#subs.filters;
+      this.#history.keep((topic) => filters.some((f) => topicMatches(f, topic)));
+    }
     // While not open, nothing to send: the next (re)subscription leaves these filters out.
     if (removed.length === 0 || this.#state !== "open") return Promise.resolve();
     const id = this.#nextId++;

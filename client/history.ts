@@ -64,6 +64,19 @@ export class HistoryPositions {
     return true;
   }
 
+  /**
+   * Forgets the positions of topics no filter matches any more (after an unsubscribe).
+   *
+   * @param wanted Whether a topic is still subscribed to.
+   */
+  keep(wanted: (topic: string) => boolean): void {
+    for (const topic of [...this.#positions.keys()]) {
+      if (wanted(topic)) continue;
+      this.#positions.delete(topic);
+      this.#seen.delete(topic);
+    }
+  }
+
   /** Ends a topic's in-flight mark without an ack (the recovery failed or timed out). */
   abandon(topic: string): void {
     this.#recovering.delete(topic);

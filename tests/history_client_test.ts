@@ -192,4 +192,6 @@ Deno.test("HistoryPositions - duplicates dropped, gaps found, retained replays o
   assert.equal(p.check({ ...d(1), offset: undefined }), "deliver", "no history: untouched");
   p.ack({ mode: "pub_sub", action: "ack", code: 200, msg: "", recovered: false }, true);
   assert.equal(p.check(d(9, { recovered: true })), "deliver", "a reported loss may skip offsets");
+  p.keep((topic) => topic !== "a");
+  assert.deepEqual(p.recover().positions, {}, "an unsubscribed topic is forgotten");
 });

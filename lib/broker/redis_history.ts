@@ -13,7 +13,8 @@
  *   trimmed. When it is missing (expired, lost) or its stream is gone, the script starts a new
  *   epoch from offset 1.
  * - `<prefix>:h:topics` — a sorted set topic → last publication time, for wildcard recovery; a
- *   hint kept outside the script (it is in another slot), pruned past the longest ttl.
+ *   hint kept outside the script (it is in another slot), pruned past the longest ttl, and
+ *   expiring with it.
  *
  * The channel payload is `~h <offset> <text>`: it starts with no node id, so the transport of
  * every node delivers it, the publisher's own included.
@@ -132,6 +133,9 @@ export class RedisHistory implements HistoryStore {
     const args = [body, String(time), String(limits.size), String(limits.ttlMs), epoch, channel];
     const done = client.sendCommand(["EVAL", APPEND, "2", ...this.#keys(topic), ...args]);
     client.sendCommand(["ZADD", this.#index, String(time), topic]).catch(this.#redis.onSendError);
+    // The index goes too once nothing was published for the longest ttl.
+    const keep = String(Math.max(this.#options.maxTtlMs, limits.ttlMs));
+    client.sendCommand(["PEXPIRE", this.#index, keep]).catch(this.#redis.onSendError);
     const [offset, actual, text] = await done as unknown as [number, string, string];
     return { offset, epoch: actual, text, time };
   }
