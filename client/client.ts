@@ -10,6 +10,8 @@ import { type Dialogue, openDialogue } from "./dialogue.ts";
 import { SwitchboardError } from "./errors.ts";
 import { Refresher } from "./session.ts";
 import { Requests } from "./requests.ts";
+import { HistoryPositions } from "./history.ts";
+import { topicMatches } from "./topic_match.ts";
 import { type DeliveryHandler, type Subscriber, Subscriptions } from "./subscriptions.ts";
 import type {
   Ack,
@@ -37,6 +39,8 @@ export interface Unsubscribe {
 }
 
 const OPEN = 1;
+/** How long a gap's recovery waits for its ack (without a client-wide `timeoutMs`). */
+const RECOVER_TIMEOUT_MS = 10_000;
 const CLOSED = 3;
 
 /**
@@ -84,6 +88,8 @@ export class SwitchboardClient {
   #resub: Deferred<Ack> | undefined;
   #listeners = new Map<string, Set<(payload: never) => void>>();
   #refresher: Refresher | undefined;
+  /** Positions in topics with history; recovered from after every reconnect and on gaps. */
+  #history = new HistoryPositions();
 
   /**
    * Starts connecting at once; prefer `connect(url, options)`.
@@ -386,7 +392,7 @@ export class SwitchboardClient {
     // With joinLeave, filters already subscribed are sent again, with `join_leave`.
     const send = joinLeave ? subscriber.filters : added;
     if (send.length > 0) {
-      if (this.#state === "open") this.#subscribe(send, joinLeave !== undefined);
+      if (this.#state === "open") this.#subscribe(send, { joinLeave: joinLeave !== undefined });
       else for (const filter of send) this.#filterAcks.set(filter, this.#afterResub());
     }
     let done: Promise<void> | undefined;
@@ -420,9 +426,18 @@ export class SwitchboardClient {
 
   // --- subscriptions ---------------------------------------------------------------------------
 
-  /** Sends `sub` for filters; the ack is what their handlers' `ready` waits for. */
-  #subscribe(filters: readonly string[], joinLeave = false): Promise<Ack> {
+  /**
+   * Sends `sub` for filters; the ack is what their handlers' `ready` waits for. After a reconnect
+   * it carries `recover` (every position and the last ack's `time`); `joinLeave` asks for the
+   * presence events of their topics.
+   */
+  #subscribe(
+    filters: readonly string[],
+    opts: { joinLeave?: boolean; recovering?: boolean } = {},
+  ): Promise<Ack> {
+    const recovering = opts.recovering === true;
     const id = this.#nextId++;
+    const recover = recovering && !this.#history.empty ? this.#history.recover() : undefined;
     const ack = new Promise<Ack>((resolve, reject) => {
       const message = {
         mode: "pub_sub",
@@ -430,7 +445,8 @@ export class SwitchboardClient {
         src: this.src,
         id,
         topic: filters,
-        join_leave: joinLeave || undefined,
+        join_leave: opts.joinLeave || undefined,
+        recover,
       };
       // A refused subscription is also an `error` event: handlers may never see a delivery.
       const fail = (err: unknown) => {
@@ -438,7 +454,11 @@ export class SwitchboardClient {
         reject(err);
       };
       this.#requests.start(id, message, "Subscribe", {}, {
-        receive: (msg) => (settleAck(msg, resolve, fail), true),
+        receive: (
+          msg,
+        ) => (this.#acked(msg, [...filters], recover !== undefined),
+          settleAck(msg, resolve, fail),
+          true),
         fail,
         // Subscribing is idempotent: the subscription of all filters after reconnecting answers it.
         drop: () => this.#afterResub().then(resolve, reject),
@@ -449,9 +469,47 @@ export class SwitchboardClient {
     return ack;
   }
 
+  /** A subscription ack: its `time` and positions; a recovery's outcome goes to the app. */
+  #acked(msg: Message, filters: string[], recovery: boolean): void {
+    if (msg.code !== 200) return;
+    this.#history.ack(msg as Ack, recovery);
+    if (recovery && typeof msg.recovered === "boolean") {
+      this.#emit("recovery", { recovered: msg.recovered, filters });
+    }
+  }
+
+  /**
+   * A gap in a topic's offsets (a delivery dropped for this slow client, or lost continuity):
+   * subscribes again to the filters that match it, recovering from its position. Its live
+   * deliveries are dropped until the ack; they come again, in order, after it.
+   */
+  #recoverTopic(topic: string): void {
+    const pos = this.#history.get(topic);
+    if (this.#state !== "open" || pos === undefined || !this.#history.recovering(topic)) return;
+    const filters = this.#subs.filters.filter((f) => topicMatches(f, topic));
+    if (filters.length === 0) return;
+    const id = this.#nextId++;
+    const recover = { positions: { [topic]: pos } };
+    const message = { mode: "pub_sub", action: "sub", src: this.src, id, topic: filters, recover };
+    // A slow client may lose the ack too: give up after a while; the next gap tries again.
+    const limits = { timeoutMs: this.#options.timeoutMs ?? RECOVER_TIMEOUT_MS };
+    this.#requests.start(id, message, "Recover", limits, {
+      receive: (msg) => (this.#acked(msg, filters, true), true),
+      fail: (err) => {
+        this.#history.abandon(topic);
+        if (this.#state !== "closed") this.#emit("error", toError(err));
+      },
+      drop: () => this.#history.abandon(topic), // the reconnect recovers everything
+    });
+  }
+
   #unsubscribe(subscriber: Subscriber): Promise<void> {
     const removed = this.#subs.remove(subscriber);
     for (const filter of removed) this.#filterAcks.delete(filter);
+    if (removed.length > 0) {
+      const filters = this.#subs.filters;
+      this.#history.keep((topic) => filters.some((f) => topicMatches(f, topic)));
+    }
     // While not open, nothing to send: the next (re)subscription leaves these filters out.
     if (removed.length === 0 || this.#state !== "open") return Promise.resolve();
     const id = this.#nextId++;
@@ -480,8 +538,10 @@ export class SwitchboardClient {
     const watched = this.#subs.watched;
     const plain = this.#subs.filters.filter((f) => !watched.includes(f));
     const acks: Promise<Ack>[] = [];
-    if (plain.length > 0) acks.push(this.#subscribe(plain));
-    if (watched.length > 0) acks.push(this.#subscribe(watched, true));
+    if (plain.length > 0) acks.push(this.#subscribe(plain, { recovering: true }));
+    if (watched.length > 0) {
+      acks.push(this.#subscribe(watched, { joinLeave: true, recovering: true }));
+    }
     if (acks.length > 0) {
       const all = Promise.all(acks).then((list) => list[list.length - 1]);
       if (waiting !== undefined) all.then(waiting.resolve, waiting.reject);
@@ -624,6 +684,9 @@ export class SwitchboardClient {
     if (msg.mode === "session" && this.#refresher?.receive(msg)) return;
     if (this.#requests.route(msg)) return;
     if (msg.mode === "pub_sub" && msg.action === "pub" && typeof msg.topic === "string") {
+      const verdict = this.#history.check(msg as Delivery);
+      if (verdict === "gap") return this.#recoverTopic(msg.topic);
+      if (verdict === "drop") return;
       this.#subs.dispatch(msg as Delivery, (err) => this.#emit("error", toError(err)));
       return;
     }

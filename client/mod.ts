@@ -26,6 +26,7 @@ export { SwitchboardClient, type Unsubscribe } from "./client.ts";
 export type { Dialogue } from "./dialogue.ts";
 export { SwitchboardError } from "./errors.ts";
 export type { DeliveryHandler } from "./subscriptions.ts";
+export type { Position } from "./history.ts";
 export { topicMatches } from "./topic_match.ts";
 export type * from "./types.ts";
 

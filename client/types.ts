@@ -24,6 +24,11 @@ export interface Message {
   process?: number;
   /** On deliveries replayed on subscribe: the topic's retained value. */
   retained?: boolean;
+  /** On publications of a topic with history: its offset (+1 per publication) and epoch. */
+  offset?: number;
+  epoch?: string;
+  /** On publications sent again by a recovery. */
+  recovered?: boolean;
   [key: string]: unknown;
 }
 
@@ -172,4 +177,10 @@ export interface ClientEvents {
   message: Message;
   /** A token refresh answered by the server (`exp`, seconds) or refused (`error`). */
   refresh: { exp?: number; error?: Error };
+  /**
+   * A recovery finished (after a reconnect, or a gap in a topic's offsets). `recovered: false`:
+   * something published on these filters could not be brought back (history expired or
+   * trimmed, more missed than the server's cap, the server restarted): reload the state.
+   */
+  recovery: { recovered: boolean; filters: string[] };
 }

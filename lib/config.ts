@@ -7,10 +7,22 @@ import { z } from "zod";
 import { parseArgs } from "node:util";
 import { StartupError } from "./wire/errors.ts";
 import { filterError } from "./wire/topic.ts";
+import { type HistoryRule, parseHistoryRules } from "./pubsub/history_rules.ts";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);
 const list = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
+// Rules already parsed pass as they are: createServer re-reads a parsed config.
+const history = z.unknown().transform((v, ctx): HistoryRule[] => {
+  if (Array.isArray(v)) return v as HistoryRule[];
+  try {
+    if (typeof v !== "string") throw new TypeError("expected filter=size[:ttl_seconds],…");
+    return parseHistoryRules(v);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 const cores = typeof navigator !== "undefined" ? navigator.hardwareConcurrency || 2 : 2;
 
 /** The schema of the settings, keyed by environment variable. */
@@ -66,6 +78,8 @@ export const configSchema = z.object({
     }),
   )).default([]),
   PRESENCE_TTL_S: int(1, 86_400).default(60),
+  HISTORY: history.default([]),
+  HISTORY_MAX_RECOVER: int(1, 100_000).default(300),
 });
 
 /** The validated settings, keyed by environment variable name. */
@@ -90,7 +104,7 @@ export function parseConfig(input: ConfigInput | Record<string, unknown>): Confi
   for (const key of CONFIG_KEYS) {
     let v = (input as Record<string, unknown>)[key];
     if (v === "" || v === undefined) continue;
-    if (Array.isArray(v)) v = v.join(",");
+    if (Array.isArray(v) && v.every((x) => typeof x === "string")) v = v.join(",");
     picked[key] = v;
   }
   const result = configSchema.safeParse(picked);

@@ -271,7 +271,11 @@ export class Hub implements Fanout {
   #deliver(topic: string, text: string): void {
     let n = 0;
     this.#subscriptions.match(topic, (conn) => {
-      if (conn.send(text)) n++;
+      const held = conn.held;
+      if (held !== undefined) {
+        held.push(topic, text);
+        n++;
+      } else if (conn.send(text)) n++;
     });
     this.stats.delivered += n;
   }

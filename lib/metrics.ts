@@ -17,6 +17,9 @@ export class Metrics {
   tooLarge = 0;
   connectionsTotal = 0;
   connectionsRefused = 0;
+  /** Recoveries (sub with `recover`) that returned everything missed, and those that could not. */
+  historyRecovered = 0;
+  historyNotRecovered = 0;
   readonly send = { sent: 0, dropped: 0, slowClosed: 0 };
   readonly #commands = new Map<string, CommandCounts>();
 
@@ -64,6 +67,16 @@ export class Metrics {
       ["messages_sent_total", "Messages handed to sockets", this.send.sent],
       ["messages_dropped_total", "Messages dropped for slow clients", this.send.dropped],
       ["slow_clients_closed_total", "Clients closed for not reading", this.send.slowClosed],
+      [
+        "history_recovered_total",
+        "Recoveries that returned everything missed",
+        this.historyRecovered,
+      ],
+      [
+        "history_not_recovered_total",
+        "Recoveries answered recovered: false",
+        this.historyNotRecovered,
+      ],
     ];
   }
 

@@ -23,7 +23,12 @@ export type {
   PublishMessage,
 } from "./commands/command.ts";
 export { defineTopic } from "./pubsub/topic_file.ts";
-export type { TopicContext, TopicDefinition, TopicResult } from "./pubsub/topic_file.ts";
+export type {
+  TopicContext,
+  TopicDefinition,
+  TopicHistory,
+  TopicResult,
+} from "./pubsub/topic_file.ts";
 export { Switchboard } from "./server.ts";
 export { createServer } from "./create_server.ts";
 export type { ServerOptions } from "./create_server.ts";

@@ -19,6 +19,7 @@ import { PubSub } from "./pubsub/pubsub.ts";
 import { Presence } from "./pubsub/presence.ts";
 import type { TopicCallback } from "./pubsub/topic_file.ts";
 import type { Broker, Target } from "./broker/broker.ts";
+import type { Connection } from "./session/connection.ts";
 import { createBroker } from "./broker/mod.ts";
 import { WorkerPool } from "./workers/pool.ts";
 import { handleHttp, type HttpHost } from "./http/handler.ts";
@@ -27,6 +28,9 @@ import { Hub } from "./hub.ts";
 import { Sessions } from "./session/sessions.ts";
 import { Api } from "./http/api.ts";
 import { answerPeer } from "./http/api_cluster.ts";
+import { loadHistoryRules } from "./pubsub/history_rules.ts";
+import { History } from "./pubsub/history.ts";
+import { Recovery } from "./pubsub/recovery.ts";
 
 /** How long shutdown waits for clients to acknowledge the 1001 close. */
 const CLOSE_WAIT_MS = 500;
@@ -79,10 +83,12 @@ export class Switchboard implements HttpHost {
       ...this.hub.local,
       answer: (question: string) => answerPeer(this.hub, this.nodeId, question),
     };
+    const rules = loadHistoryRules(config.HISTORY, this.topics.values());
     this.broker = createBroker(config, sink, {
       log: this.log,
       nodeId: this.nodeId,
       clock: this.clock,
+      historyMaxTtlMs: Math.max(0, ...rules.all.map((r) => r.ttlMs)),
     });
     this.hub.transport = this.broker.transport;
     this.presence = new Presence({
@@ -101,6 +107,20 @@ export class Switchboard implements HttpHost {
       log: (level, msg, extra) => this.log[level](msg, extra),
       clock: this.clock,
     });
+    const historyHost = {
+      config,
+      log: this.log,
+      clock: this.clock,
+      rules,
+      store: this.broker.history,
+      retained: this.broker.store,
+      publish: (topic: string, text: string) => this.hub.publish(topic, text),
+      relayed: () => void this.hub.stats.published++,
+      filtersOf: (conn: Connection) => this.hub.filtersOf(conn),
+      subscribe: (conn: Connection, filter: string) => void this.hub.subscribe(conn, filter),
+      counts: this.metrics,
+    };
+    const history = new History(historyHost);
     this.pubsub = new PubSub({
       config,
       log: this.log,
@@ -109,6 +129,8 @@ export class Switchboard implements HttpHost {
       store: this.broker.store,
       presence: this.presence,
       relaying: () => this.broker.transport.writable ?? true,
+      history,
+      recovery: new Recovery(historyHost, history),
     });
     this.dispatcher = new Dispatcher({
       config,
@@ -265,6 +287,7 @@ export class Switchboard implements HttpHost {
       this.broker.transport.close(),
       this.broker.store.close(),
       this.broker.presence.close(),
+      this.broker.history.close(),
       this.broker.peers?.close(),
     ]);
     this.log.info("Switchboard stopped");

@@ -295,12 +295,20 @@ Deno.test("api - presence and presence_stats answer like the WebSocket actions; 
   }, { PRESENCE: "panels/+" });
 });
 
-Deno.test("api - history without that feature: 404 not available", async () => {
+Deno.test("api - history answers like the WebSocket action; a topic without history is a 404", async () => {
   await serving(async (server) => {
-    const res = await api(server, "history", { topic: "a/b" });
-    assert.equal(res.status, 404);
-    assert.match(res.body.msg, /^Not available/);
-  });
+    for (const n of [1, 2, 3]) {
+      const res = await api(server, "publish", { topic: "line/1", data: n });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.offset, n);
+    }
+    const read = await api(server, "history", { topic: "line/1", limit: 2 });
+    assert.equal(read.status, 200);
+    assert.deepEqual(read.body.data.map((e: { data: number }) => e.data), [2, 3]);
+    const none = await api(server, "history", { topic: "a/b" });
+    assert.equal(none.status, 404);
+    assert.match(none.body.msg, /^No history for topic/);
+  }, { HISTORY: "line/+=10" });
 });
 
 Deno.test("api - /openapi.json lists every method and every command with its arguments", async () => {

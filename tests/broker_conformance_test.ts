@@ -14,7 +14,13 @@
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import type { Broker, PresenceEntry, Target, TransportSink } from "../lib/broker/broker.ts";
+import type {
+  Appended,
+  Broker,
+  PresenceEntry,
+  Target,
+  TransportSink,
+} from "../lib/broker/broker.ts";
 import { createBroker } from "../lib/broker/mod.ts";
 import { RedisTransport } from "../lib/broker/redis_transport.ts";
 import { createLogger } from "../lib/log.ts";
@@ -74,6 +80,8 @@ interface NodeOptions {
 
 /** The nodes of one case; they share an engine's namespace. */
 interface Cluster {
+  /** The engine's key prefix, when it has one. */
+  readonly prefix?: string;
   node(options?: NodeOptions): Promise<Node>;
   /** Waits until the engine applied every subscribe and unsubscribe so far. */
   settled(): Promise<void>;
@@ -93,6 +101,8 @@ interface Engine {
   /** What `retain` does past MAX_RETAINED: throw a RangeError, or refuse it in the engine. */
   readonly whenFull: "throws" | "refuses";
   cluster(maxRetained: number, ttlSeconds: number): Promise<Cluster>;
+  /** Makes the engine lose a topic's history: a restart (memory), keys gone (Redis). */
+  loseHistory(cluster: Cluster, node: Node, topic: string): Promise<Node>;
 }
 
 /** What a case gets. */
@@ -106,7 +116,7 @@ interface Ctx {
 }
 
 interface Case {
-  readonly part: "store" | "presence" | "transport";
+  readonly part: "store" | "presence" | "transport" | "history";
   readonly name: string;
   /** Checks what crosses between nodes: without peers, that nothing does. */
   readonly needsPeers?: boolean;
@@ -156,6 +166,8 @@ const memory: Engine = {
       close: () => closeAll(nodes),
     });
   },
+  // A restarted memory broker: a new node, with nothing of the old one's history.
+  loseHistory: (cluster) => cluster.node(),
 };
 
 const redis: Engine = {
@@ -172,6 +184,7 @@ const redis: Engine = {
     const nodes: Node[] = [];
     const transports = () => nodes.map((n) => n.broker.transport as RedisTransport);
     return {
+      prefix,
       async node(options = {}) {
         const entries: string[] = [];
         const config = { BROKER_URL: url, MAX_RETAINED: maxRetained, PRESENCE_TTL_S: ttlSeconds };
@@ -205,6 +218,14 @@ const redis: Engine = {
       },
     };
   },
+  async loseHistory(cluster, node, topic) {
+    const client = createClient({ url: REDIS });
+    await client.connect();
+    const keys = await client.keys(`{${cluster.prefix}:${topic}}:h*`);
+    if (keys.length > 0) await client.del(keys);
+    await client.close();
+    return node;
+  },
 };
 
 /**
@@ -223,10 +244,12 @@ function topologyEngine(
     whenFull: "refuses",
     async cluster(maxRetained, ttlSeconds) {
       engine.topology ??= await topology();
-      const url = `${engine.topology.url}?prefix=conf-${crypto.randomUUID()}`;
+      const prefix = `conf-${crypto.randomUUID()}`;
+      const url = `${engine.topology.url}?prefix=${prefix}`;
       const nodes: Node[] = [];
       const transports = () => nodes.map((n) => n.broker.transport as RedisTransport);
       return {
+        prefix,
         async node(options = {}) {
           const entries: string[] = [];
           const config = { BROKER_URL: url, MAX_RETAINED: maxRetained, PRESENCE_TTL_S: ttlSeconds };
@@ -259,6 +282,18 @@ function topologyEngine(
         close: () => closeAll(nodes),
       };
     },
+    async loseHistory(cluster, node, topic) {
+      const tag = `{${cluster.prefix}:${topic}}`;
+      // -c follows the cluster's redirection to the slot's master.
+      await engine.topology!.cli(
+        engine.topology!.dataPorts[0],
+        "-c",
+        "DEL",
+        `${tag}:hs`,
+        `${tag}:hm`,
+      );
+      return node;
+    },
   };
   return engine;
 }
@@ -275,6 +310,7 @@ async function closeAll(nodes: Node[]): Promise<void> {
       n.broker.transport.close(),
       n.broker.store.close(),
       n.broker.presence.close(),
+      n.broker.history.close(),
     ]),
   );
 }
@@ -641,6 +677,171 @@ const CASES: Case[] = [
     },
   },
 ];
+
+/** Appends `n` publications of a topic on a node and returns what the store answered. */
+async function append(node: Node, topic: string, n: number, limits = LIMITS, time = Date.now()) {
+  const out: Appended[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(
+      await node.broker.history.append(topic, `{"topic":"${topic}","data":${i}}`, limits, time),
+    );
+  }
+  return out;
+}
+
+const LIMITS = { size: 100, ttlMs: 60_000 };
+
+CASES.push(
+  {
+    part: "history",
+    name: "offsets count from 1 by one per publication, in one epoch, in the delivery text",
+    async run({ cluster }) {
+      const node = await cluster.node();
+      const got = await append(node, "h/1", 3);
+      assert.deepEqual(got.map((e) => e.offset), [1, 2, 3]);
+      assert.equal(new Set(got.map((e) => e.epoch)).size, 1);
+      assert.match(got[0].epoch, /^[\w-]+$/);
+      assert.deepEqual(JSON.parse(got[2].text), {
+        topic: "h/1",
+        data: 2,
+        offset: 3,
+        epoch: got[0].epoch,
+      });
+      assert.deepEqual((await append(node, "h/2", 1)).map((e) => e.offset), [1]);
+    },
+  },
+  {
+    part: "history",
+    name: "a read returns the top and the entries after an offset, oldest first",
+    async run({ cluster }) {
+      const node = await cluster.node();
+      const [first] = await append(node, "h/r", 5);
+      const read = await node.broker.history.read("h/r", { after: 2 }, LIMITS);
+      assert.equal(read.offset, 5);
+      assert.equal(read.epoch, first.epoch);
+      assert.deepEqual(read.entries.map((e) => e.offset), [3, 4, 5]);
+      assert.equal(JSON.parse(read.entries[0].text).data, 2);
+      const all = await node.broker.history.read("h/r", {}, LIMITS);
+      assert.deepEqual(all.entries.map((e) => e.offset), [1, 2, 3, 4, 5]);
+      assert.equal(all.first, 1);
+    },
+  },
+  {
+    part: "history",
+    name: "a topic without publications reads as offset 0 with no epoch",
+    async run({ cluster }) {
+      const node = await cluster.node();
+      const read = await node.broker.history.read("h/none", { after: 0 }, LIMITS);
+      assert.deepEqual(read, { offset: 0, epoch: "", entries: [], first: 1, droppedAt: 0 });
+    },
+  },
+  {
+    part: "history",
+    name: "the size keeps the newest entries and says when the trimmed one was published",
+    async run({ cluster }) {
+      const node = await cluster.node();
+      const limits = { size: 3, ttlMs: 60_000 };
+      const time = Date.now();
+      await append(node, "h/t", 5, limits, time);
+      const read = await node.broker.history.read("h/t", { after: 0 }, limits);
+      assert.equal(read.offset, 5);
+      assert.deepEqual(read.entries.map((e) => e.offset), [3, 4, 5]);
+      assert.equal(read.first, 3);
+      assert.equal(read.droppedAt, time);
+    },
+  },
+  {
+    part: "history",
+    name: "entries older than the ttl are never returned",
+    async run({ cluster }) {
+      const node = await cluster.node();
+      await append(node, "h/old", 2, LIMITS, Date.now() - 2 * LIMITS.ttlMs);
+      const read = await node.broker.history.read("h/old", { after: 0 }, LIMITS);
+      assert.deepEqual(read.entries, []);
+      assert.ok(read.offset === 0 || read.first > 1, "the gap shows");
+    },
+  },
+  {
+    part: "history",
+    name: "reads by time return the entries at or after it",
+    async run({ cluster }) {
+      const node = await cluster.node();
+      const t = Date.now();
+      await append(node, "h/s", 2, LIMITS, t - 1000);
+      await append(node, "h/s", 2, LIMITS, t);
+      const read = await node.broker.history.read("h/s", { since: t }, LIMITS);
+      assert.deepEqual(read.entries.map((e) => e.offset), [3, 4]);
+    },
+  },
+  {
+    part: "history",
+    name: "topics with history are found by filter and by last publication",
+    async run({ cluster }) {
+      const node = await cluster.node();
+      const t = Date.now();
+      await append(node, "w/a/1", 1, LIMITS, t - 5000);
+      await append(node, "w/a/2", 1, LIMITS, t);
+      await append(node, "w/b/1", 1, LIMITS, t);
+      const found = async (filter: string, since: number) =>
+        (await node.broker.history.topics(filter, since)).sort();
+      assert.deepEqual(await found("w/a/+", 0), ["w/a/1", "w/a/2"]);
+      assert.deepEqual(await found("w/#", t), ["w/a/2", "w/b/1"]);
+      assert.deepEqual(await found("x/#", 0), []);
+    },
+  },
+  {
+    part: "history",
+    name: "a lost history starts again from offset 1 in a new epoch",
+    async run({ engine, cluster }) {
+      const node = await cluster.node();
+      const [old] = await append(node, "h/lost", 2);
+      const after = await engine.loseHistory(cluster, node, "h/lost");
+      const [fresh] = await append(after, "h/lost", 1);
+      assert.equal(fresh.offset, 1);
+      assert.notEqual(fresh.epoch, old.epoch);
+    },
+  },
+  {
+    part: "history",
+    name: "publications from two nodes get offsets contiguous across both",
+    needsPeers: true,
+    async run({ engine, cluster }) {
+      const a = await cluster.node();
+      const b = await cluster.node();
+      const got = await Promise.all([append(a, "h/two", 20), append(b, "h/two", 20)]);
+      const offsets = got.flat().map((e) => e.offset).sort((x, y) => x - y);
+      const expected = engine.peers
+        ? Array.from({ length: 40 }, (_, i) => i + 1)
+        : Array.from({ length: 40 }, (_, i) => Math.floor(i / 2) + 1); // each node alone
+      assert.deepEqual(offsets, expected);
+    },
+  },
+  {
+    part: "history",
+    name: "an engine that relays delivers each entry to every subscribed node, its own too",
+    needsPeers: true,
+    async run({ cluster }) {
+      const a = await cluster.node();
+      const b = await cluster.node();
+      if (!a.broker.history.relays) {
+        // The caller delivers (memory): the store sends nothing anywhere.
+        await append(a, "h/live", 3);
+        await new Promise((r) => setTimeout(r, 0));
+        assert.deepEqual([...a.log, ...b.log], []);
+        return;
+      }
+      for (const node of [a, b]) node.broker.transport.subscribe("h/live");
+      await cluster.settled();
+      await append(a, "h/live", 3);
+      await append(b, "h/live", 3);
+      for (const node of [a, b]) {
+        await until(() => node.log.length >= 6, "six deliveries");
+        const offsets = node.log.map((e) => JSON.parse(e.slice("deliver h/live ".length)).offset);
+        assert.deepEqual(offsets, [1, 2, 3, 4, 5, 6]);
+      }
+    },
+  },
+);
 
 let sentinels = 0;
 

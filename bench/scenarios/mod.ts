@@ -12,6 +12,7 @@ import { runIdle } from "./idle.ts";
 import { BENCH_API_KEY, runApiPublish } from "./api_publish.ts";
 import { PRESENCE_TOPIC, runPresence } from "./presence.ts";
 import { runFanoutCross } from "./fanout_cross.ts";
+import { HISTORY_SCENARIOS } from "./history.ts";
 
 const FULL = { warmupMs: 1000, measureMs: 5000 };
 const QUICK = { warmupMs: 300, measureMs: 1000 };
@@ -245,6 +246,7 @@ export const SCENARIOS: Scenario[] = [
     ],
     run: runPresence,
   },
+  ...HISTORY_SCENARIOS,
 ];
 
 /** The backend API (issue 14): Switchboard alone, its API next to a WebSocket publisher. */

@@ -144,6 +144,93 @@ export interface PresenceStore {
   close(): Promise<void>;
 }
 
+/** A topic's history limits (from its rule). */
+export interface HistoryLimits {
+  /** The most entries kept. */
+  readonly size: number;
+  /** How long entries are kept, in ms; a topic with no publication for that long is dropped. */
+  readonly ttlMs: number;
+}
+
+/** One stored publication: its delivery text ends with `,"offset":n,"epoch":"e"}`. */
+export interface HistoryEntry {
+  readonly offset: number;
+  /** When it was published (the publishing node's clock, ms). */
+  readonly time: number;
+  readonly text: string;
+}
+
+/** A new publication, as the store numbered it. */
+export interface Appended extends HistoryEntry {
+  readonly epoch: string;
+}
+
+/** What a history read asks for: entries after an offset, or stored at or after a time. */
+export interface HistoryQuery {
+  /** Entries with an offset above this one. */
+  after?: number;
+  /** Entries published at or after this time (ms). */
+  since?: number;
+}
+
+/** What a history read found. */
+export interface HistoryRead {
+  /** The topic's top offset (0: nothing published, or its history is gone). */
+  readonly offset: number;
+  /** Its epoch ("" when it has no history). */
+  readonly epoch: string;
+  /** The stored entries the query asked for, oldest first, expired ones left out. */
+  readonly entries: HistoryEntry[];
+  /** The oldest offset still readable (offset + 1 when none). */
+  readonly first: number;
+  /** The time of the newest entry dropped by trimming or expiry (0: none). */
+  readonly droppedAt: number;
+}
+
+/** History counts for /metrics. */
+export interface HistoryStats {
+  /** Topics with a history held. */
+  topics: number;
+  /** Entries held, across topics. */
+  entries: number;
+}
+
+/**
+ * Per-topic history: numbered, stored publications. The memory store answers at once and the
+ * caller delivers what it appended; the Redis store numbers, stores and publishes in one script
+ * (`relays`), so every node, this one included, delivers the entry when it comes back from Redis.
+ */
+export interface HistoryStore {
+  /** True when `append` also delivers the entry to every node (the caller must not). */
+  readonly relays: boolean;
+  /**
+   * Numbers and stores a publication.
+   *
+   * @param topic The topic.
+   * @param body Its delivery text (a JSON object) without offset and epoch.
+   * @param limits Its rule's size and ttl.
+   * @param time Now (ms).
+   */
+  append(
+    topic: string,
+    body: string,
+    limits: HistoryLimits,
+    time: number,
+  ): Appended | Promise<Appended>;
+  /** Reads a topic's top and the entries a query asks for. */
+  read(
+    topic: string,
+    query: HistoryQuery,
+    limits: HistoryLimits,
+  ): HistoryRead | Promise<HistoryRead>;
+  /** The topics with a history that match a filter and had a publication at or after `since`. */
+  topics(filter: string, since: number): string[] | Promise<string[]>;
+  /** Counts for /metrics (the Redis store's are refreshed in the background). */
+  stats(): HistoryStats;
+  /** Stops timers and closes connections. */
+  close(): Promise<void>;
+}
+
 /** A transport and a store of one engine, as BROKER_URL names it (and its peers, if any). */
 export interface Broker {
   readonly transport: Transport;
@@ -151,4 +238,6 @@ export interface Broker {
   readonly peers?: Peers;
   /** Presence entries (lib/broker/memory_presence.ts, lib/broker/redis_presence.ts). */
   readonly presence: PresenceStore;
+  /** Per-topic history (lib/broker/memory_history.ts, lib/broker/redis_history.ts). */
+  readonly history: HistoryStore;
 }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Clock } from "../clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { StartupError } from "../wire/errors.ts";
@@ -19,6 +19,8 @@ import { RedisPeers } from "./redis_peers.ts";
 
 /** The BROKER_URL schemes of the Redis broker: one Redis, Sentinel, Cluster. */
 const REDIS_SCHEMES = new Set(["redis", "rediss", "redis+sentinel", "redis+cluster"]);
+import { MemoryHistory } from "./memory_history.ts";
+import { RedisHistory } from "./redis_history.ts";
 
 /** Options of {@linkcode createBroker}. */
 export interface BrokerOptions {
@@ -26,8 +28,10 @@ export interface BrokerOptions {
   log: Logger;
   /** This node's id (non-empty, no space): a multi-node transport drops its own messages by it. */
   nodeId: string;
-  /** The clock of presence timers and the transport's path probe (the system clock by default). */
+  /** The server's clock: presence timers, the path probe, history times (system clock by default). */
   clock?: Clock;
+  /** The longest history ttl of any rule, in ms (default 300 s). */
+  historyMaxTtlMs?: number;
 }
 
 /**
@@ -61,19 +65,28 @@ export function createBroker(
       transport: new MemoryTransport(),
       store: new MemoryStore({ maxRetained: config.MAX_RETAINED }),
       presence: new MemoryPresence(),
+      history: new MemoryHistory(options.clock ?? systemClock),
     };
   }
   if (REDIS_SCHEMES.has(scheme)) {
     const redis = new RedisConnection(config.BROKER_URL, { log: options.log });
     const { nodeId, clock } = options;
+    const transport = new RedisTransport(redis, sink, {
+      nodeId,
+      clock,
+      probeMs: config.BROKER_PROBE_MS,
+    });
     return {
-      transport: new RedisTransport(redis, sink, {
-        nodeId,
-        clock,
-        probeMs: config.BROKER_PROBE_MS,
-      }),
+      transport,
       store: new RedisStore(redis, { maxRetained: config.MAX_RETAINED }),
       peers: new RedisPeers(redis, sink, { nodeId: options.nodeId }),
+      history: new RedisHistory(redis, {
+        clock: options.clock ?? systemClock,
+        settled: () => transport.settled(),
+        maxTtlMs: options.historyMaxTtlMs ?? 300_000,
+        route: (topic) => transport.route(topic),
+        fire: (topic, sender, seq, text) => transport.fire(topic, sender, seq, text),
+      }),
       presence: new RedisPresence(redis, {
         nodeId: options.nodeId,
         ttlSeconds: config.PRESENCE_TTL_S ?? 60,

@@ -1,26 +1,15 @@
 /**
- * The Redis transport (`BROKER_URL=redis://host:port`): several nodes behind a load balancer act
- * as one. docs/deployment.md explains the design; in short:
+ * The Redis transport (`BROKER_URL=redis://…`, `redis+sentinel://…`, `redis+cluster://…`):
+ * several nodes act as one. docs/deployment.md explains the design; in short:
  *
- * - It publishes on the command connection it shares with the Redis store (so a retained value
- *   and the live publish after it stay in order) and receives on a subscriber connection of its
- *   own (lib/broker/redis_connection.ts).
- * - One channel per topic, `<prefix>:t:<topic>`, so a node receives only the topics its clients
- *   subscribe to. An exact filter SUBSCRIBEs its channel; a wildcard filter PSUBSCRIBEs a glob
- *   that covers it (`+` and `#` become `*`, which also crosses `/`; the hub's subscription index
- *   drops what over-matches). `<prefix>:b` carries broadcasts, `<prefix>:s` `sendTo` messages.
- * - A payload starts with the node id and a space: a node drops its own messages (delivered
- *   locally already). A publish is `<node id> <seq> <delivery text>`; Redis sends one copy per
- *   subscription of the node that matches, back to back, so a copy equals the message before it
- *   and is dropped (the sequence number makes each publish unique).
- * - What it keeps: for each Redis channel or pattern, how many of the filters given to
- *   `subscribe` need it (derived from the subscribe and unsubscribe calls). Which clients want a
- *   filter is the hub's business; the transport only needs to know when a count reaches 0.
- * - Redis down: nothing local blocks or throws; sends are refused at once and counted; `healthy`
- *   and `writable` are false; the connections and subscriptions come back by themselves.
- * - Redis Cluster: channels are sharded (SSUBSCRIBE, SPUBLISH); wildcard filters go through the
- *   firehose channel (lib/broker/redis_interest.ts). A topic publish that also went to the
- *   firehose is marked (`<seq>*`) so a node that gets both copies keeps the firehose's.
+ * - It publishes on the command connection it shares with the Redis stores (a retained value and
+ *   the live publish after it stay in order) and receives on a subscriber connection of its own.
+ * - One channel per topic, so a node receives only what its clients subscribe to; wildcard
+ *   filters PSUBSCRIBE a covering glob (Cluster: the firehose, lib/broker/redis_interest.ts).
+ * - A payload starts with the node id and a space: a node drops its own. A publish is
+ *   `<node id> <seq> <text>`; copies of one publish arrive back to back and are dropped.
+ * - It keeps only how many filters need each Redis channel or pattern; who wants a filter is the
+ *   hub's business. Redis down: nothing local blocks or throws; sends are refused and counted.
  * - A probe through Redis to the node itself proves the path (lib/broker/redis_probe.ts).
  * @module
  */
@@ -38,16 +27,14 @@ import { PathProbe } from "./redis_probe.ts";
 export interface RedisTransportOptions {
   /** This node's id: non-empty, no space. Payloads that start with it are this node's own. */
   nodeId: string;
-  /** For the probe's timer (the system clock by default). */
+  /** The probe's clock (system by default) and interval (BROKER_PROBE_MS, 5 s by default). */
   clock?: Clock;
-  /** The interval of the path probe (BROKER_PROBE_MS, 5 s by default). */
   probeMs?: number;
 }
 
 /**
- * Moves messages between the nodes that share one Redis deployment. It connects in the
- * background: `healthy` is false until both connections are up and the subscriptions confirmed,
- * and while the path probe does not come back.
+ * Moves messages between the nodes that share one Redis deployment. `healthy` is false until its
+ * connections are up and subscriptions confirmed, and while the path probe does not come back.
  *
  * @example
  * ```ts
@@ -59,15 +46,12 @@ export interface RedisTransportOptions {
  */
 export class RedisTransport implements Transport {
   readonly kind: string;
-  /** This node's id. */
   readonly nodeId: string;
-  /** Messages received from Redis, every copy counted (for tests and metrics). */
-  received = 0;
+  received = 0; // messages from Redis, every copy counted (tests, metrics)
 
   readonly #redis: RedisConnection;
   readonly #sink: TransportSink;
-  /** `<node id> `: the start of this node's own payloads. */
-  readonly #self: string;
+  readonly #self: string; // `<node id> `: the start of this node's own payloads
   readonly #names: ChannelNames;
   readonly #probeChannel: string;
   readonly #cluster: boolean;
@@ -196,12 +180,8 @@ export class RedisTransport implements Transport {
   }
 
   /**
-   * A topic publish prepared for a caller that publishes it itself, e.g. inside a Lua script that
-   * also stores it (history): the channel (on Cluster in the slot of `{<prefix>:<topic>}` keys,
-   * so a script may SPUBLISH it) and the payload. On Cluster it sends the firehose copy for other
-   * nodes' wildcard filters itself.
-   *
-   * @returns The command client, channel and payload; undefined while Redis is down (dropped).
+   * A topic publish prepared for a caller that publishes it itself: the client, the channel and
+   * the payload (on Cluster, the firehose copy is sent here); undefined while Redis is down.
    */
   forScript(topic: string, text: string) {
     const client = this.#redis.sender();
@@ -214,6 +194,26 @@ export class RedisTransport implements Transport {
     const fire = `${this.#self}${seq} ${topic.length}:${topic}${text}`;
     client.publish(this.#names.fire, fire).catch(this.#redis.onSendError);
     return { client, channel, payload: `${this.#self}${seq}* ${text}` };
+  }
+
+  /**
+   * How a Lua script publishes a topic's message itself (history numbers it inside the script):
+   * the command and the channel (on Cluster in the slot of the `{<prefix>:<topic>}` keys), and
+   * whether other nodes' wildcard filters need the firehose copy, sent by {@linkcode fire}.
+   */
+  route(topic: string): { command: "PUBLISH" | "SPUBLISH"; channel: string; fire: boolean } {
+    const fire = this.#cluster && this.#interest.wanted;
+    return {
+      command: this.#cluster ? "SPUBLISH" : "PUBLISH",
+      channel: this.#names.topic(topic),
+      fire,
+    };
+  }
+
+  /** The firehose copy of a message a script published as `<sender> <seq>* <text>`. */
+  fire(topic: string, sender: string, seq: string, text: string): void {
+    const payload = `${sender} ${seq} ${topic.length}:${topic}${text}`;
+    this.#redis.sender()?.publish(this.#names.fire, payload).catch(this.#redis.onSendError);
   }
 
   broadcast(text: string): void {

@@ -12,7 +12,7 @@ import type { Clock } from "../clock.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Command } from "../commands/command.ts";
 import type { TopicCallback } from "../pubsub/topic_file.ts";
-import type { Transport } from "../broker/broker.ts";
+import type { HistoryStore, Transport } from "../broker/broker.ts";
 import type { WorkerPool } from "../workers/pool.ts";
 
 /** What the HTTP endpoints read: the server's state, never its internals' methods. */
@@ -32,7 +32,7 @@ export interface HttpHost {
     readonly stats: { published: number; delivered: number };
     topicCounts(): Iterable<readonly [filter: string, subscribers: number]>;
   };
-  readonly broker: { readonly transport: Transport };
+  readonly broker: { readonly transport: Transport; readonly history?: HistoryStore };
   readonly presence: { readonly held: number; readonly eventsSent: number };
   readonly pool: Pick<WorkerPool, "stats">;
   /** The backend API, when API_KEY is set. */
@@ -103,8 +103,11 @@ function health(server: HttpHost) {
 
 function gauges(server: HttpHost): Record<string, number> {
   const pool = server.pool.stats();
+  const history = server.broker.history?.stats();
   return {
     connections: server.hub.size,
+    history_topics: history?.topics ?? 0,
+    history_entries: history?.entries ?? 0,
     running_commands: server.running,
     subscriptions: server.hub.subscriptionCount,
     published_total: server.hub.stats.published,

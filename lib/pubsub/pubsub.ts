@@ -16,6 +16,8 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { canPublish, canSubscribe } from "../session/permissions.ts";
 import type { Presence } from "./presence.ts";
+import type { History } from "./history.ts";
+import type { Recovery } from "./recovery.ts";
 
 /** Who subscribes to what, and the fan-out: the hub's side that pub/sub uses. */
 export interface Fanout {
@@ -41,6 +43,9 @@ export interface PubSubHost {
   readonly presence?: Pick<Presence, "handle" | "watch">;
   /** False while publishes cannot reach the other nodes (acked 503, delivered here only). */
   relaying?(): boolean;
+  /** Topics with history (lib/pubsub/history.ts) and subscriptions that recover. */
+  readonly history: History;
+  readonly recovery: Recovery;
 }
 
 /** Answers the pub/sub requests of one node. */
@@ -63,6 +68,7 @@ export class PubSub {
   handle(conn: Connection, msg: PubSubMessage): void {
     if (msg.action === "pub") this.#clientPublish(conn, msg);
     else if (msg.action === "sub") this.#subscribe(conn, msg);
+    else if (msg.action === "history") void this.host.history.query(conn, msg);
     else if (msg.action === "presence" || msg.action === "presence_stats") {
       if (this.host.presence !== undefined) this.host.presence.handle(conn, msg);
       else this.#ack(conn, msg, Code.NOT_FOUND, "Presence is not available on this server");
@@ -102,6 +108,9 @@ export class PubSub {
     const limit = this.host.config.MAX_SUBSCRIPTIONS;
     if (held.size + added.length > limit) {
       return this.#ack(conn, msg, Code.BAD_REQUEST, `Too many subscriptions (limit ${limit})`);
+    }
+    if (this.host.recovery.wants(msg, filters)) {
+      return void this.host.recovery.subscribe(conn, msg, filters, added);
     }
     for (const filter of added) fanout.subscribe(conn, filter);
     if (msg.join_leave === true) this.host.presence?.watch(conn, filters);
@@ -155,6 +164,11 @@ export class PubSub {
         );
       }
       published = { ...msg, data: checked.data };
+    }
+    const rule = this.host.history.rules.ruleFor(topic);
+    if (rule !== null) {
+      const then = callback && (() => void this.#runCallback(callback, conn, published));
+      return this.host.history.clientPublish(conn, msg, rule, then);
     }
     const text = deliveryText(msg.src ?? conn.src, topic, msg);
     const stored = msg.retain === true ? this.#retain(topic, msg, conn.src) : null;
@@ -211,6 +225,8 @@ export class PubSub {
   publish(topic: string, msg: PublishMessage): void {
     const error = checkTopic(topic, this.#names);
     if (error !== null) throw new TypeError(error);
+    const rule = this.host.history.rules.ruleFor(topic);
+    if (rule !== null) return this.host.history.publish(topic, msg, rule);
     const text = deliveryText(msg.src ?? this.host.config.SERVER_SRC, topic, msg);
     if (msg.retain === true) {
       const stored = this.#retain(topic, msg, this.host.config.SERVER_SRC);

@@ -19,16 +19,29 @@ export interface TopicContext {
 /** What a callback may return: a message, several, or nothing. */
 export type TopicResult = Outgoing | Outgoing[] | undefined | void;
 
+/** A topic's history (docs/history.md): entries kept and for how long. */
+export interface TopicHistory {
+  /** The most entries kept (1 to 1000000). */
+  size: number;
+  /** How long entries are kept, in seconds (default 300). */
+  ttlSeconds?: number;
+}
+
 /** A topic callback definition. */
 export interface TopicDefinition<DS extends z.ZodType = z.ZodType> {
   /** One line for the API contract. */
   description?: string;
+  /** Keep a history of this topic's publications (before the HISTORY setting's rules). */
+  history?: TopicHistory;
   /** Schema of the published `data`; a failure rejects the publish with 400, nothing delivered. */
   data?: DS;
   /** Who subscribes to this topic is listed (presence, docs/presence.md); PRESENCE adds more. */
   presence?: boolean;
-  /** Runs after delivery; its result is published on the topic without running callbacks again. */
-  onPublish(
+  /**
+   * Runs after delivery; its result is published on the topic without running callbacks again.
+   * Optional when the file only declares `history`.
+   */
+  onPublish?(
     msg: PubSubMessage & { data: z.output<DS> },
     ctx: TopicContext,
   ): TopicResult | Promise<TopicResult>;
@@ -58,6 +71,7 @@ export interface TopicCallback {
   description?: string;
   data?: z.ZodType;
   presence?: boolean;
+  history?: TopicHistory;
   onPublish(msg: PubSubMessage, ctx: TopicContext): TopicResult | Promise<TopicResult>;
 }
 
@@ -74,14 +88,20 @@ export function toTopicCallback(topic: string, exported: unknown): TopicCallback
   }
   if (typeof exported === "object" && exported !== null) {
     const def = exported as TopicDefinition;
-    if (typeof def.onPublish !== "function") return null;
+    const history = def.history;
+    if (typeof def.onPublish !== "function" && history === undefined) return null;
     return {
       topic,
       description: def.description,
       data: def.data,
       presence: def.presence === true || undefined,
-      onPublish: def.onPublish as TopicCallback["onPublish"],
+      history,
+      onPublish: (def.onPublish ?? noCallback) as TopicCallback["onPublish"],
     };
   }
   return null;
+}
+
+function noCallback(): undefined {
+  return undefined;
 }

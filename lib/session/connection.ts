@@ -62,6 +62,11 @@ export class Connection implements Scheduled {
   dropped = 0;
   /** False for a client that cannot answer `ctx.recv()` (the backend HTTP API). */
   dialogue = true;
+  /**
+   * While set, the hub appends this client's deliveries here (topic, text, topic, text…) instead
+   * of sending them: history holds them during a recovery (lib/pubsub/history_hold.ts).
+   */
+  held: string[] | undefined;
   #overSince = 0;
   /** Messages joined for a batching client, waiting for the socket to finish writing. */
   #pending: string | undefined;

@@ -42,7 +42,7 @@ export interface RequestMessage {
 /** A pub_sub message from a client: sub, unsub or pub; presence and presence_stats (v2). */
 export interface PubSubMessage {
   mode: "pub_sub";
-  action: "sub" | "unsub" | "pub" | "presence" | "presence_stats";
+  action: "sub" | "unsub" | "pub" | "history" | "presence" | "presence_stats";
   src?: string;
   id?: MessageId;
   topic: string | string[];
@@ -75,7 +75,7 @@ export interface FrameLimits {
 
 const MODES = new Set(["req_res", "pub_sub", "session"]);
 const REQ_RES_ACTIONS = new Set(["req"]);
-const PUB_SUB_ACTIONS = new Set(["sub", "unsub", "pub", "presence", "presence_stats"]);
+const PUB_SUB_ACTIONS = new Set(["sub", "unsub", "pub", "history", "presence", "presence_stats"]);
 const SESSION_ACTIONS = new Set(["refresh"]);
 const ACTIONS = { req_res: REQ_RES_ACTIONS, pub_sub: PUB_SUB_ACTIONS, session: SESSION_ACTIONS };
 const MAX_ID_LENGTH = 128;
@@ -101,7 +101,7 @@ export const requestSchema = z.looseObject({
 /** The zod schema of a pub_sub message, used for error messages and the API contract. */
 export const pubSubSchema = z.looseObject({
   mode: z.literal("pub_sub"),
-  action: z.enum(["sub", "unsub", "pub", "presence", "presence_stats"]),
+  action: z.enum(["sub", "unsub", "pub", "history", "presence", "presence_stats"]),
   ...base,
   topic: z.union([z.string(), z.array(z.string())]),
   code: z.number().int().optional(),

@@ -1,0 +1,95 @@
+/**
+ * History scenarios (docs/history.md): the fan-out runs again with a history rule on the fan-out
+ * topic, so every publish is numbered, stored and acked with its offset.
+ *
+ * - `fanout_max_history`: the memory broker at maximum rate. Judged against `fanout_max` of the
+ *   same bench run (history off): its Switchboard rate must be at least 0.9× that one's
+ *   (docs/benchmarks.md, "History", reads both rows). The raw column is the raw server's
+ *   `fanout_max` run, as for the other variants.
+ * - `fanout_max_norule`: the same with history rules that do not cover the topic: what a topic
+ *   without history pays (one cached rule lookup per publish) against `fanout_max`.
+ * - `fanout_fixed_history_redis`: one node on Redis (the Lua script numbers, stores and
+ *   publishes; the node delivers when the entry comes back), 50 publishes/s: publish→delivery
+ *   p50/p99 with history over Redis.
+ *
+ * @module
+ */
+import type { Metric, Scenario } from "./types.ts";
+import { runFanout } from "./fanout.ts";
+import { TOPIC } from "./_protocol.ts";
+
+const FULL = { warmupMs: 1000, measureMs: 5000, drainMs: 2000 };
+const QUICK = { warmupMs: 300, measureMs: 1000, drainMs: 1000 };
+/** The fan-out topic keeps 1,000 entries for 300 s. */
+const HISTORY = `${TOPIC}=1000:300`;
+
+const zero = (key: string, label: string): Metric => ({
+  key,
+  label,
+  digits: 0,
+  target: { kind: "zero" },
+});
+const delivered: Metric[] = [
+  zero("lost", "deliveries lost"),
+  zero("reordered", "deliveries out of order"),
+  zero("errors", "bad deliveries or failed acks"),
+];
+const cpu: Metric[] = [
+  { key: "server_cpu", label: "server CPU (% of a core)", digits: 0, diagnostic: true },
+  { key: "other_cpu", label: "everything else (% of a core)", digits: 0, diagnostic: true },
+];
+
+/** The history scenarios, run after the fan-out ones they are compared with. */
+export const HISTORY_SCENARIOS: Scenario[] = [
+  {
+    id: "fanout_max_history",
+    title:
+      "Fan-out at maximum rate with history on the topic (memory): vs fanout_max's Switchboard",
+    full: { subscribers: 1000, rate: 0, window: 16, batch: false, ...FULL },
+    quick: { subscribers: 1000, rate: 0, window: 16, batch: false, ...QUICK },
+    env: { HISTORY },
+    baseline: "fanout_max",
+    metrics: [
+      { key: "rate", label: "deliveries/s", digits: 0 },
+      { key: "server_us", label: "server CPU per delivery (µs)", digits: 2 },
+      { key: "server_hwm_mb", label: "server peak RSS (MB)", digits: 0 },
+      ...delivered,
+      ...cpu,
+    ],
+    run: runFanout,
+  },
+  {
+    id: "fanout_max_norule",
+    title: "Fan-out at maximum rate, history rules set but none for the topic: vs fanout_max",
+    full: { subscribers: 1000, rate: 0, window: 16, batch: false, ...FULL },
+    quick: { subscribers: 1000, rate: 0, window: 16, batch: false, ...QUICK },
+    env: { HISTORY: "line/+/state=100,alarms/#=1000" },
+    baseline: "fanout_max",
+    metrics: [
+      { key: "rate", label: "deliveries/s", digits: 0 },
+      { key: "server_us", label: "server CPU per delivery (µs)", digits: 2 },
+      ...delivered,
+      ...cpu,
+    ],
+    run: runFanout,
+  },
+  {
+    id: "fanout_fixed_history_redis",
+    title: "Fan-out at a fixed rate with history over Redis: 1 → 1,000 subscribers, 50 publishes/s",
+    full: { subscribers: 1000, rate: 50, window: 0, batch: false, ...FULL },
+    quick: { subscribers: 1000, rate: 50, window: 0, batch: false, ...QUICK },
+    env: {
+      HISTORY,
+      BROKER_URL: `redis://127.0.0.1:6379/?prefix=bench-${crypto.randomUUID().slice(0, 8)}`,
+    },
+    baseline: "fanout_fixed",
+    metrics: [
+      { key: "p50_ms", label: "publish→delivery p50 (ms)", digits: 2 },
+      { key: "p99_ms", label: "publish→delivery p99 (ms)", digits: 2 },
+      { key: "rate", label: "deliveries/s", digits: 0 },
+      ...delivered,
+      ...cpu,
+    ],
+    run: runFanout,
+  },
+];
