@@ -24,15 +24,7 @@
  */
 import type { Clock } from "../clock.ts";
 import { topicMatches } from "../wire/topic.ts";
-import type {
-  Appended,
-  HistoryEntry,
-  HistoryLimits,
-  HistoryQuery,
-  HistoryRead,
-  HistoryStats,
-  HistoryStore,
-} from "./broker.ts";
+import type * as H from "./broker.ts";
 import type { RedisConnection } from "./redis_connection.ts";
 
 /**
@@ -100,12 +92,12 @@ export interface RedisHistoryOptions {
  * await history.close();
  * ```
  */
-export class RedisHistory implements HistoryStore {
+export class RedisHistory implements H.HistoryStore {
   readonly relays = true;
   readonly #redis: RedisConnection;
   readonly #options: RedisHistoryOptions;
   readonly #index: string;
-  readonly #stats: HistoryStats = { topics: 0, entries: 0 };
+  readonly #stats: H.HistoryStats = { topics: 0, entries: 0 };
   #refreshing = false;
   #closing: Promise<void> | undefined;
 
@@ -128,9 +120,9 @@ export class RedisHistory implements HistoryStore {
   async append(
     topic: string,
     body: string,
-    limits: HistoryLimits,
+    limits: H.HistoryLimits,
     time: number,
-  ): Promise<Appended> {
+  ): Promise<H.Appended> {
     const client = this.#redis.sender();
     if (client === undefined) throw new Error("Redis is unavailable");
     const epoch = crypto.randomUUID().slice(0, 8);
@@ -148,7 +140,11 @@ export class RedisHistory implements HistoryStore {
     return { offset, epoch: actual, text, time };
   }
 
-  async read(topic: string, query: HistoryQuery, limits: HistoryLimits): Promise<HistoryRead> {
+  async read(
+    topic: string,
+    query: H.HistoryQuery,
+    limits: H.HistoryLimits,
+  ): Promise<H.HistoryRead> {
     await this.#options.settled();
     const client = this.#command();
     const from = query.after === undefined ? "-" : String(query.after + 1);
@@ -157,7 +153,7 @@ export class RedisHistory implements HistoryStore {
     const top = Number(flat[1]);
     let droppedAt = Number(flat[2]);
     const oldest = this.#options.clock.now() - limits.ttlMs;
-    const entries: HistoryEntry[] = [];
+    const entries: H.HistoryEntry[] = [];
     for (let i = 3; i < flat.length; i += 3) {
       const offset = parseInt(flat[i], 10);
       const time = Number(flat[i + 1]);
@@ -194,7 +190,7 @@ export class RedisHistory implements HistoryStore {
     return (all as string[]).filter((topic) => topicMatches(filter, topic));
   }
 
-  stats(): HistoryStats {
+  stats(): H.HistoryStats {
     if (!this.#refreshing && this.#redis.command.ready) {
       this.#refreshing = true;
       this.#refresh().catch(() => {}).finally(() => this.#refreshing = false);

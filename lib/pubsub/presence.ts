@@ -17,8 +17,9 @@ import type { Logger } from "../log.ts";
 import type { PresenceEntry, PresenceSink, PresenceStore } from "../broker/broker.ts";
 import type { Connection } from "../session/connection.ts";
 import { canSubscribe } from "../session/permissions.ts";
-import type { MessageId, PubSubMessage } from "../wire/protocol.ts";
+import type { PubSubMessage } from "../wire/protocol.ts";
 import { Code } from "../wire/protocol.ts";
+import { pubSubText } from "../wire/messages.ts";
 import { checkTopic, type CheckTopicOptions, hasWildcard, topicMatches } from "../wire/topic.ts";
 import type { Membership } from "./subscriptions.ts";
 import type { TopicCallback } from "./topic_file.ts";
@@ -140,7 +141,7 @@ export class Presence implements Membership<Connection>, PresenceSink {
     const action = msg.action;
     const reply = (code: number, text: string, data?: unknown) =>
       conn.send(
-        presenceText(this.#host.config.SERVER_SRC, action, msg.id, msg.topic, code, text, data),
+        pubSubText(action, this.#host.config.SERVER_SRC, msg.id, msg.topic, code, text, data),
       );
     const topic = msg.topic;
     if (typeof topic !== "string") {
@@ -214,17 +215,4 @@ export function entryOf(conn: Connection): PresenceEntry {
     src: conn.src ?? null,
     info: auth?.info ?? null,
   };
-}
-
-/** The answer to `presence` or `presence_stats`, in the shape of an ack with its own action. */
-function presenceText(
-  src: string,
-  action: string,
-  id: MessageId | undefined,
-  topic: unknown,
-  code: number,
-  msg: string,
-  data?: unknown,
-): string {
-  return JSON.stringify({ mode: "pub_sub", action, src, id, topic, code, msg, data });
 }

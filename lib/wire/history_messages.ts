@@ -90,8 +90,7 @@ export function historyAckText(
 }
 
 /**
- * The ack of a publish on a topic with history: with its offset and epoch (the hot path of
- * history topics, so no spread).
+ * The ack of a publish on a topic with history: with its offset and epoch.
  *
  * @param src The server's name.
  * @param id The publish's id.
@@ -109,18 +108,7 @@ export function publishAckText(
   offset: number,
   epoch: string,
 ): string {
-  return JSON.stringify({
-    mode: "pub_sub",
-    action: "ack",
-    src,
-    id,
-    topic,
-    code: 200,
-    msg: "published",
-    data,
-    offset,
-    epoch,
-  });
+  return historyAckText(src, id, topic, "published", data, { offset, epoch });
 }
 
 /**

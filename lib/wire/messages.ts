@@ -71,15 +71,30 @@ export function successText(
  * @param data The client's current topics, or the error's issues.
  * @returns The serialised ack.
  */
-export function ackText(
+export function ackText(...args: AckArgs): string {
+  return pubSubText("ack", ...args);
+}
+
+/** The fields of an ack: see {@linkcode ackText}. */
+type AckArgs = [
   src: string,
   id: MessageId | undefined,
   topic: unknown,
   code: number,
   msg: string,
   data?: unknown,
-): string {
-  return JSON.stringify({ mode: "pub_sub", action: "ack", src, id, topic, code, msg, data });
+];
+
+/**
+ * An answer in the shape of an ack with an action of its own (`presence`, `presence_stats`).
+ *
+ * @param action The action answered.
+ * @param args The fields, as for {@linkcode ackText}.
+ * @returns The serialised answer.
+ */
+export function pubSubText(action: string, ...args: AckArgs): string {
+  const [src, id, topic, code, msg, data] = args;
+  return JSON.stringify({ mode: "pub_sub", action, src, id, topic, code, msg, data });
 }
 
 /**
