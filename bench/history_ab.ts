@@ -13,7 +13,7 @@
  */
 import { parseConfig } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
-import { loadRoutes } from "../lib/commands/routes.ts";
+import { loadRoutes } from "../lib/routes.ts";
 import { Switchboard } from "../lib/server.ts";
 import type { Connection, SocketLike } from "../lib/session/connection.ts";
 

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { parseArgs } from "node:util";
 import { StartupError } from "./wire/errors.ts";
 import { filterError } from "./wire/topic.ts";
-import { type HistoryRule, parseHistoryRules } from "./pubsub/history_rules.ts";
+import { type HistoryRule, parseHistoryRules } from "./wire/history_rules.ts";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);

@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import { type ConfigInput, parseConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Clock } from "./clock.ts";
-import { loadRoutes, type Manifest } from "./commands/routes.ts";
+import { loadRoutes, type Manifest } from "./routes.ts";
 import { ROUTES_FILE } from "./commands/routes_gen.ts";
 import { Switchboard } from "./server.ts";
 

@@ -32,7 +32,7 @@ export type {
 export { Switchboard } from "./server.ts";
 export { createServer } from "./create_server.ts";
 export type { ServerOptions } from "./create_server.ts";
-export type { Manifest } from "./commands/routes.ts";
+export type { Manifest } from "./routes.ts";
 export type { Config } from "./config.ts";
 export { Code } from "./wire/protocol.ts";
 export type {

@@ -10,7 +10,7 @@ import { type Clock, delay, systemClock } from "./clock.ts";
 import { Intake } from "./session/intake.ts";
 import { Gate } from "./session/admission.ts";
 import { Dispatcher } from "./commands/dispatcher.ts";
-import { addCommand, type Routes } from "./commands/routes.ts";
+import { addCommand, type Routes } from "./routes.ts";
 import type { Command, OffloadOptions, PublishMessage } from "./commands/command.ts";
 import type { Outgoing } from "./wire/protocol.ts";
 import { replyText } from "./wire/messages.ts";
@@ -28,7 +28,7 @@ import { Hub } from "./hub.ts";
 import { Sessions } from "./session/sessions.ts";
 import { Api } from "./http/api.ts";
 import { answerPeer } from "./http/api_cluster.ts";
-import { loadHistoryRules } from "./pubsub/history_rules.ts";
+import { loadHistoryRules } from "./wire/history_rules.ts";
 import { History } from "./pubsub/history.ts";
 import { Recovery } from "./pubsub/recovery.ts";
 

@@ -6,7 +6,7 @@
 import { type Clock, type TimerId } from "../lib/clock.ts";
 import { parseConfig } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
-import { loadRoutes } from "../lib/commands/routes.ts";
+import { loadRoutes } from "../lib/routes.ts";
 import { Switchboard } from "../lib/server.ts";
 import type { Connection, SocketLike } from "../lib/session/connection.ts";
 import type { Principal } from "../lib/session/auth.ts";

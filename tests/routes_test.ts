@@ -10,7 +10,7 @@ import {
   renderRoutes,
   ROUTES_FILE,
 } from "../lib/commands/routes_gen.ts";
-import { loadRoutes } from "../lib/commands/routes.ts";
+import { loadRoutes } from "../lib/routes.ts";
 import { createServer } from "../lib/create_server.ts";
 import { StartupError } from "../lib/wire/errors.ts";
 import { createLogger } from "../lib/log.ts";

@@ -6,7 +6,7 @@ import type { z } from "zod";
 import type { ClientMessage, MessageId, Outgoing, RequestMessage } from "../wire/protocol.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { CommandError } from "../wire/errors.ts";
+import { CommandError, StartupError } from "../wire/errors.ts";
 import { Code, describeIssues, issuesToData } from "../wire/protocol.ts";
 
 /** Who sent a request, as a handler sees it. */
@@ -201,4 +201,29 @@ export function validateArguments(command: Command, args: unknown, kwargs: unkno
     issuesToData(issues),
   );
   return { ok: false, error };
+}
+
+/**
+ * Refuses two commands whose names are equal ignoring case: commands are looked up by lower-case
+ * name, so one would hide the other. Used by the generator and by the loader of the routes file.
+ *
+ * @param commands Each command's name and the file it comes from.
+ * @throws {StartupError} Naming both files, when two names clash.
+ * @example
+ * ```ts
+ * checkCommandNames([{ name: "Hello", file: "commands/Hello.ts" }]); // fine
+ * ```
+ */
+export function checkCommandNames(commands: Iterable<{ name: string; file: string }>): void {
+  const seen = new Map<string, string>();
+  for (const { name, file } of commands) {
+    const key = name.toLowerCase();
+    const other = seen.get(key);
+    if (other !== undefined) {
+      throw new StartupError(
+        `${other} and ${file} both map to command "${key}" (names match case-insensitively): rename one`,
+      );
+    }
+    seen.set(key, file);
+  }
 }

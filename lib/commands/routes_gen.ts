@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import { StartupError } from "../wire/errors.ts";
-import { checkCommandNames } from "./routes.ts";
+import { checkCommandNames } from "./command.ts";
 
 /** The name of the generated file, in the app root. */
 export const ROUTES_FILE = "routes.gen.ts";

@@ -19,7 +19,7 @@ import type { Config } from "../config.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { canSubscribe } from "../session/permissions.ts";
-import type { HistoryRule, HistoryRules } from "./history_rules.ts";
+import type { HistoryRule, HistoryRules } from "../wire/history_rules.ts";
 import { Holds } from "./history_hold.ts";
 
 /** What history needs from the server's wiring. */

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { checkTopic, hasWildcard, topicMatches } from "../wire/topic.ts";
-import { StartupError } from "../wire/errors.ts";
+import { checkTopic, hasWildcard, topicMatches } from "./topic.ts";
+import { StartupError } from "./errors.ts";
 
 /** The ttl of a rule that gives none, in seconds. */
 export const DEFAULT_HISTORY_TTL_SECONDS = 300;

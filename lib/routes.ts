@@ -2,10 +2,10 @@
  * The routes file's shape and its loading: turns the generated manifest into the command table,
  * the topic callbacks and the worker modules, refusing what would be ambiguous at run time.
  */
-import { StartupError } from "../wire/errors.ts";
-import { type Command, toCommand } from "./command.ts";
-import { type TopicCallback, toTopicCallback } from "../pubsub/topic_file.ts";
-import type { AuthHook } from "../session/auth.ts";
+import { StartupError } from "./wire/errors.ts";
+import { checkCommandNames, type Command, toCommand } from "./commands/command.ts";
+import { type TopicCallback, toTopicCallback } from "./pubsub/topic_file.ts";
+import type { AuthHook } from "./session/auth.ts";
 
 /** What `routes.gen.ts` exports: every module by its path-derived name. */
 export interface Manifest {
@@ -66,31 +66,6 @@ export function loadRoutes(manifest: Partial<Manifest>): Routes {
     auth = manifest.auth.default as AuthHook;
   }
   return { commands, topics, workers: { ...manifest.workers }, auth };
-}
-
-/**
- * Refuses two commands whose names are equal ignoring case: commands are looked up by lower-case
- * name, so one would hide the other. Used by the generator and by the loader of the routes file.
- *
- * @param commands Each command's name and the file it comes from.
- * @throws {StartupError} Naming both files, when two names clash.
- * @example
- * ```ts
- * checkCommandNames([{ name: "Hello", file: "commands/Hello.ts" }]); // fine
- * ```
- */
-export function checkCommandNames(commands: Iterable<{ name: string; file: string }>): void {
-  const seen = new Map<string, string>();
-  for (const { name, file } of commands) {
-    const key = name.toLowerCase();
-    const other = seen.get(key);
-    if (other !== undefined) {
-      throw new StartupError(
-        `${other} and ${file} both map to command "${key}" (names match case-insensitively): rename one`,
-      );
-    }
-    seen.set(key, file);
-  }
 }
 
 function badExport(kind: string, file: string, mod: { default?: unknown }): string {
