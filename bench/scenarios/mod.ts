@@ -1,14 +1,11 @@
 /**
- * The scenarios, in the order they run, with their parameters (full and `--quick`), the figures
- * they report and the issue's targets for them.
+ * The scenarios, in the order they run, with their parameters (full and `--quick`), the servers
+ * they run against, the figures they report and the issues' targets for them. Both load
+ * generators (bench/load.ts, bench/node/load.mjs) run them from these parameters.
  *
  * @module
  */
-import type { Metric, Scenario } from "./types.ts";
-import { runClosedLoop } from "./closed_loop.ts";
-import { runPipelined } from "./pipelined.ts";
-import { runFanout } from "./fanout.ts";
-import { runIdle } from "./idle.ts";
+import type { Metric, Scenario, TargetName } from "./types.ts";
 
 const FULL = { warmupMs: 1000, measureMs: 5000 };
 const QUICK = { warmupMs: 300, measureMs: 1000 };
@@ -48,12 +45,20 @@ const fanoutRuns = (params: Record<string, number>, batch: boolean) => ({
 
 const pipelined = { connections: 50, depth: 8 };
 const fanoutFixed = { subscribers: 1000, rate: 50, window: 0 };
+/** The window is replaced by each of `--windows` (`windowed`). */
 const fanoutMax = { subscribers: 1000, rate: 0, window: 16 };
+
+const REQ_RES: TargetName[] = ["switchboard", "raw"];
+const FAN_OUT: TargetName[] = ["switchboard", "raw", "nats"];
+const BATCHING: TargetName[] = ["switchboard"];
 
 /** All scenarios, in run order. */
 export const SCENARIOS: Scenario[] = [
   {
     id: "closed_loop",
+    family: "closed_loop",
+    run: "closed_loop",
+    targets: REQ_RES,
     title: "Request/reply, closed loop: 50 connections, one echo without id in flight each",
     full: { connections: 50, ...FULL },
     quick: { connections: 50, ...QUICK },
@@ -65,10 +70,12 @@ export const SCENARIOS: Scenario[] = [
       zero("errors", "error replies"),
       ...cpu,
     ],
-    run: runClosedLoop,
   },
   {
     id: "pipelined",
+    family: "pipelined",
+    run: "pipelined",
+    targets: REQ_RES,
     title: "Request/reply, pipelined: 50 connections × 8 echo requests with ids in flight",
     full: { ...pipelined, batch: false, ...FULL },
     quick: { ...pipelined, batch: false, ...QUICK },
@@ -78,10 +85,12 @@ export const SCENARIOS: Scenario[] = [
       zero("errors", "error replies or unmatched ids"),
       ...cpu,
     ],
-    run: runPipelined,
   },
   {
     id: "pipelined_batch",
+    family: "pipelined_batch",
+    run: "pipelined",
+    targets: BATCHING,
     title: "Pipelined, batching clients (?batch=1): vs the raw server's unbatched pipelined run",
     full: { ...pipelined, batch: true, ...FULL },
     quick: { ...pipelined, batch: true, ...QUICK },
@@ -93,22 +102,27 @@ export const SCENARIOS: Scenario[] = [
       zero("errors", "error replies or unmatched ids"),
       ...cpu,
     ],
-    run: runPipelined,
   },
   {
     id: "fanout_fixed",
+    family: "fanout_fixed",
+    run: "fanout",
+    targets: FAN_OUT,
     title: "Fan-out at a fixed rate: 1 publisher → 1,000 subscribers, 50 publishes/s",
     ...fanoutRuns(fanoutFixed, false),
     metrics: [
       ...latency,
       { key: "rate", label: "deliveries/s", digits: 0 },
+      { key: "per_frame", label: "deliveries per frame", digits: 2 },
       ...delivered,
       ...cpu,
     ],
-    run: runFanout,
   },
   {
     id: "fanout_fixed_batch",
+    family: "fanout_fixed_batch",
+    run: "fanout",
+    targets: BATCHING,
     title: "Fan-out at a fixed rate, batching subscribers: vs the raw server's unbatched run",
     ...fanoutRuns(fanoutFixed, true),
     baseline: "fanout_fixed",
@@ -118,11 +132,14 @@ export const SCENARIOS: Scenario[] = [
       ...delivered,
       ...cpu,
     ],
-    run: runFanout,
   },
   {
     id: "fanout_max",
-    title: "Fan-out at maximum rate: 1 → 1,000 subscribers, ≤ 16 publishes not yet delivered",
+    family: "fanout_max",
+    run: "fanout",
+    targets: FAN_OUT,
+    windowed: true,
+    title: "Fan-out at maximum rate: 1 → 1,000 subscribers, ≤ N publishes in flight",
     ...fanoutRuns(fanoutMax, false),
     metrics: [
       {
@@ -131,16 +148,20 @@ export const SCENARIOS: Scenario[] = [
         digits: 0,
         target: { kind: "ratio_min", value: 0.95 },
       },
+      { key: "per_frame", label: "deliveries per frame", digits: 2 },
       { key: "server_us", label: "server CPU per delivery (µs)", digits: 2 },
       { key: "server_hwm_mb", label: "server peak RSS (MB)", digits: 0 },
       ...delivered,
       ...cpu,
     ],
-    run: runFanout,
   },
   {
     id: "fanout_max_batch",
-    title: "Fan-out at maximum rate, batching subscribers: vs the raw server's unbatched run",
+    family: "fanout_max_batch",
+    run: "fanout",
+    targets: BATCHING,
+    windowed: true,
+    title: "Fan-out at maximum rate, ≤ N in flight, batching subscribers: vs the unbatched run",
     ...fanoutRuns(fanoutMax, true),
     baseline: "fanout_max",
     metrics: [
@@ -150,10 +171,12 @@ export const SCENARIOS: Scenario[] = [
       ...delivered,
       ...cpu,
     ],
-    run: runFanout,
   },
   {
     id: "idle",
+    family: "idle",
+    run: "idle",
+    targets: REQ_RES,
     title: "5,000 idle connections: server memory (VmRSS) per connection",
     full: { connections: 5000, settleMs: 1000 },
     quick: { connections: 5000, settleMs: 500 },
@@ -170,23 +193,32 @@ export const SCENARIOS: Scenario[] = [
       zero("not_open", "connections not open"),
       { key: "open_s", label: "time to open them all (s)", digits: 2 },
     ],
-    run: runIdle,
   },
 ];
 
 /**
- * Finds a scenario by id.
+ * The scenario runs of a benchmark: the chosen families in run order, each windowed one once per
+ * window (id `fanout_max_w4`, `window` 4), its baseline renamed to match.
  *
- * @param id A scenario id.
- * @returns The scenario.
- * @throws {Error} When there is none with that id.
+ * @param families Scenario ids without window (`--only`).
+ * @param windows Publishes in flight of the maximum-rate fan-outs (`--windows`).
+ * @returns The scenarios to run, in run order.
  */
-export function scenarioById(id: string): Scenario {
-  const found = SCENARIOS.find((s) => s.id === id);
-  if (!found) {
-    throw new Error(
-      `Unknown scenario "${id}": expected one of ${SCENARIOS.map((s) => s.id).join(", ")}`,
-    );
-  }
-  return found;
+export function expandScenarios(families: string[], windows: number[]): Scenario[] {
+  const chosen = SCENARIOS.filter((s) => families.includes(s.family));
+  const perWindow = windows.flatMap((window) =>
+    chosen.filter((s) => s.windowed).map((s): Scenario => ({
+      ...s,
+      id: `${s.id}_w${window}`,
+      title: s.title.replace("≤ N", `≤ ${window}`),
+      baseline: s.baseline && `${s.baseline}_w${window}`,
+      full: { ...s.full, window },
+      quick: { ...s.quick, window },
+    }))
+  );
+  // The windowed ones take the place of the first of them; the order is otherwise kept.
+  const at = chosen.findIndex((s) => s.windowed);
+  if (at < 0) return chosen;
+  const rest = chosen.filter((s) => !s.windowed);
+  return [...rest.slice(0, at), ...perWindow, ...rest.slice(at)];
 }

@@ -11,8 +11,18 @@ export type Params = Record<string, number | boolean | string>;
 /** Figures one run produced, by metric key. */
 export type Metrics = Record<string, number>;
 
-/** What the load generator gets for one run. */
+/** The servers a scenario can run against; the order is the order of the runs and columns. */
+export type TargetName = "switchboard" | "raw" | "nats";
+
+/** How a load generator runs a scenario: one implementation per kind in each generator. */
+export type RunKind = "closed_loop" | "pipelined" | "fanout" | "idle";
+
+/** What a load generator gets for one run (bench/load.ts, bench/node/load.mjs). */
 export interface RunContext {
+  /** Which implementation runs. */
+  run: RunKind;
+  /** The protocol the server speaks: Switchboard's (Switchboard and raw) or NATS's. */
+  protocol: "switchboard" | "nats";
   /** The WebSocket URL of the server under test, e.g. `ws://127.0.0.1:40123/`. */
   url: string;
   /** The server's process id, for CPU and memory figures from /proc. */
@@ -21,7 +31,7 @@ export interface RunContext {
   params: Params;
 }
 
-/** How a metric's Switchboard / raw figure is judged against the issue's targets. */
+/** How a metric's Switchboard / raw figure is judged against the issues' targets. */
 export type Target =
   /** Ratio Switchboard / raw must be at least `value`. */
   | { kind: "ratio_min"; value: number }
@@ -46,10 +56,24 @@ export interface Metric {
 
 /** One scenario: how to run it and what it reports. */
 export interface Scenario {
-  /** Short id, used on the command line (`--only`) and in the JSON. */
+  /**
+   * Short id, used in the tables and the JSON; a windowed scenario's id ends in its window
+   * (`fanout_max_w4`).
+   */
   id: string;
+  /** The id without the window: what `--only` names. */
+  family: string;
   /** One line saying what it measures. */
   title: string;
+  /** Which implementation the load generators run. */
+  run: RunKind;
+  /** The servers it runs against, in run order. */
+  targets: TargetName[];
+  /**
+   * Whether it runs once per window of `--windows` (the maximum-rate fan-outs): its `window`
+   * parameter is then that number.
+   */
+  windowed?: boolean;
   /** Parameters of a full run. */
   full: Params;
   /** Parameters of a `--quick` run. */
@@ -57,12 +81,11 @@ export interface Scenario {
   /** Extra server environment for this scenario (e.g. a higher `MAX_CLIENTS`). */
   env?: Record<string, string>;
   /**
-   * Only for the batching variants: run against Switchboard alone and judge its figures against
-   * the raw server's figures in this other scenario (the raw server does not batch).
+   * Only for the batching variants: run against Switchboard alone and compare its figures with
+   * the raw server's (and nats-server's) figures in this other scenario (the raw server does not
+   * batch; nats-server has no opt-in, it always batches).
    */
   baseline?: string;
   /** The figures it reports. */
   metrics: Metric[];
-  /** Runs the load in the load-generator process and returns the figures. */
-  run(ctx: RunContext): Promise<Metrics>;
 }
