@@ -50,7 +50,7 @@ if (options === "help") {
 }
 
 const machine = describeMachine();
-const scenarios = expandScenarios(options.scenarios, options.windows);
+const scenarios = expandScenarios(options.scenarios, options);
 // Deno raises its soft open-file limit to the hard one at start, so this is what every child
 // gets too (Node included); only the hard limit (`ulimit -Hn`) can be too low.
 const openFiles = Number(machine.openFiles);
@@ -90,7 +90,9 @@ const plan = scenarios.flatMap((scenario) =>
 );
 console.error(
   `Benchmark: ${plan.length} runs, ${options.quick ? "quick" : "full"}, ${options.reps} ` +
-    `rep(s), windows ${options.windows.join(", ")}; ${machine.cpu}, ${machine.cores} cores, ` +
+    `rep(s), windows ${
+      options.windows.join(", ")
+    } (until ${options.until}); ${machine.cpu}, ${machine.cores} cores, ` +
     `Deno ${machine.deno}`,
 );
 
@@ -119,6 +121,7 @@ const results: BenchResults = {
   quick: options.quick,
   reps: options.reps,
   windows: options.windows,
+  until: options.until,
   machine,
   commands: {
     switchboard: options.targets.switchboard.command.join(" "),

@@ -61,6 +61,8 @@ export interface BenchResults {
   reps: number;
   /** Publishes in flight in the maximum-rate fan-outs. */
   windows: number[];
+  /** When a publish stopped being in flight (`--window-until`). */
+  until: "delivered" | "acked";
   machine: Machine;
   /** The servers' commands; for nats-server its path and version, or why it did not run. */
   commands: Record<TargetName, string>;
@@ -175,7 +177,8 @@ export function toMarkdown(results: BenchResults): string {
   for (const g of results.generators) {
     lines.push("", `#### ${g.generator} load generator (${g.version ?? g.missing})`, "");
     if (g.missing) continue;
-    lines.push(...mainTable(g.scenarios, results.nats), "", ...cpuTable(g.scenarios));
+    const natsMissing = results.nats ? undefined : results.commands.nats;
+    lines.push(...mainTable(g.scenarios, natsMissing), "", ...cpuTable(g.scenarios));
   }
   lines.push(
     "",
@@ -207,8 +210,9 @@ export function toMarkdown(results: BenchResults): string {
 /** The maximum-rate fan-outs of every generator and window side by side. */
 function headline(results: BenchResults): string[] {
   const lines = [
-    "Fan-out at maximum rate, 1 → 1,000 subscribers: deliveries/s · ratio to raw · deliveries " +
-    "per frame",
+    "Fan-out at maximum rate, 1 → 1,000 subscribers, a publish in flight until " +
+    (results.until === "acked" ? "acknowledged" : "acknowledged and received by every subscriber") +
+    ": deliveries/s · ratio to raw · deliveries per frame",
     "",
     "| Load generator | In flight | raw | Switchboard | Switchboard `?batch=1` | nats-server " +
     "| `?batch=1` / nats-server |",
@@ -247,7 +251,7 @@ function headline(results: BenchResults): string[] {
   return lines;
 }
 
-function mainTable(scenarios: ScenarioResult[], natsRan: boolean): string[] {
+function mainTable(scenarios: ScenarioResult[], natsMissing?: string): string[] {
   const lines = [
     "| Scenario | Figure | Switchboard | raw | nats-server | Switchboard / raw | " +
     "Switchboard / nats-server | Target | Met |",
@@ -258,8 +262,8 @@ function mainTable(scenarios: ScenarioResult[], natsRan: boolean): string[] {
       const raw = f.rawFrom === s.id ? cell(f.raw, f.digits) : `${cell(f.raw, f.digits)} ¹`;
       const nats = !f.natsFrom
         ? ""
-        : !natsRan
-        ? "not run"
+        : natsMissing
+        ? natsMissing
         : f.natsFrom === s.id
         ? cell(f.nats, f.digits)
         : `${cell(f.nats, f.digits)} ¹`;

@@ -8,7 +8,7 @@
  * - `rate` = 0: publishes as fast as the window allows: at most `window` publishes in flight,
  *   a publish being in flight until its acknowledgement has come back and every subscriber has
  *   received it (the acknowledgement is Switchboard's pub ack, or for NATS the PONG to a PING
- *   sent right after the PUB).
+ *   sent right after the PUB). With `until` "acked" the acknowledgement alone ends it.
  * - `batch` (Switchboard): subscribers connect with `?batch=1` and split frames on `\n`.
  *
  * @module
@@ -36,7 +36,8 @@ const RING = 1 << 16;
  *
  * @param {{ url: string, serverPid: number, protocol?: string,
  *   params: Record<string, any> }} ctx The server, its protocol and the parameters
- *   (`subscribers`, `rate`, `window`, `batch`, `warmupMs`, `measureMs`, `drainMs`).
+ *   (`subscribers`, `rate`, `window`, `until`, `batch`, `warmupMs`, `measureMs`,
+ *   `drainMs`).
  * @returns {Promise<Record<string, number>>} `rate` (deliveries/s), `p50_ms` and `p99_ms`
  *   (fixed rate only), `lost`, `reordered`, `errors`, `per_frame`, `server_hwm_mb` and the CPU
  *   figures.
@@ -49,6 +50,9 @@ export async function runFanout(ctx) {
   const expected = new Float64Array(n).fill(1); // next sequence number per subscriber
   const checked = new Uint8Array(n); // first delivery compared field by field
   const due = new Int32Array(RING); // per publish: deliveries still due, + 1 until acked
+  // "acked": a publish leaves the window with its acknowledgement alone (the server may then
+  // queue deliveries without bound); by default it also waits for every delivery.
+  const byDelivery = p.until !== "acked";
   let published = 0;
   let acked = 0;
   let complete = 0; // every publish up to this one is acked and reached every subscriber
@@ -72,7 +76,7 @@ export async function runFanout(ctx) {
     if (seq >= expected[i]) expected[i] = seq + 1;
     else reordered++;
     if (p.rate > 0 && meter.open) latency.push(performance.now() - msg.data.sent);
-    if (--due[seq & (RING - 1)] === 0 && seq === complete + 1) advance();
+    if (byDelivery && --due[seq & (RING - 1)] === 0 && seq === complete + 1) advance();
   };
   const onAck = (ok) => {
     if (!ok || acked === published) { // a failure, or an acknowledgement of nothing
@@ -101,7 +105,7 @@ export async function runFanout(ctx) {
 
   const send = () => {
     published++;
-    due[published & (RING - 1)] = n + 1;
+    due[published & (RING - 1)] = byDelivery ? n + 1 : 1;
     publish(publishRequest(published, performance.now()));
   };
   const fill = () => {

@@ -9,7 +9,8 @@
  *   a publish being in flight until its acknowledgement has come back (Switchboard's pub ack;
  *   for NATS the PONG to a PING sent right after the PUB) and every subscriber has received it.
  *   Without that bound the server would just buffer (measured on the bare server: a window of
- *   1,000 drops it from ~200k to ~13k deliveries/s).
+ *   1,000 drops it from ~200k to ~13k deliveries/s). With `until` "acked" the acknowledgement
+ *   alone ends it: the bound then holds for the server's intake only.
  * - `batch`: subscribers connect with `?batch=1` and split frames on `\n`.
  *
  * After the window the publisher stops and the run waits (at most `drainMs`) for the last
@@ -40,8 +41,13 @@ export interface FanoutParams {
   subscribers: number;
   /** Publishes per second; 0 = as fast as the window allows. */
   rate: number;
-  /** Publishes in flight (not yet received by all subscribers) at maximum rate. */
+  /** Publishes in flight at maximum rate. */
   window: number;
+  /**
+   * When a publish stops being in flight: "delivered" (default: acknowledged and received by
+   * every subscriber) or "acked" (acknowledged).
+   */
+  until?: "delivered" | "acked";
   batch: boolean;
   warmupMs: number;
   measureMs: number;
@@ -66,6 +72,9 @@ export async function runFanout(ctx: RunContext): Promise<Metrics> {
   const expected = new Float64Array(n).fill(1); // next sequence number per subscriber
   const checked = new Uint8Array(n); // first delivery parsed and checked in full
   const due = new Int32Array(RING); // per publish: deliveries still due, + 1 until acked
+  // "acked": a publish leaves the window with its acknowledgement alone (the server may then
+  // queue deliveries without bound); by default it also waits for every delivery.
+  const byDelivery = p.until !== "acked";
   let published = 0;
   let acked = 0;
   let complete = 0; // every publish up to this one is acked and reached every subscriber
@@ -89,7 +98,7 @@ export async function runFanout(ctx: RunContext): Promise<Metrics> {
     if (seq >= expected[i]) expected[i] = seq + 1;
     else reordered++;
     if (p.rate > 0 && meter.open) latency.push(performance.now() - numberField(text, "sent"));
-    if (--due[seq & (RING - 1)] === 0 && seq === complete + 1) advance();
+    if (byDelivery && --due[seq & (RING - 1)] === 0 && seq === complete + 1) advance();
   };
   const onAck = (ok: boolean) => {
     if (!ok || acked === published) { // a failure, or an acknowledgement of nothing
@@ -111,7 +120,7 @@ export async function runFanout(ctx: RunContext): Promise<Metrics> {
 
   const send = () => {
     published++;
-    due[published & (RING - 1)] = n + 1;
+    due[published & (RING - 1)] = byDelivery ? n + 1 : 1;
     publish(publishRequest(published, performance.now()));
   };
   const fill = () => {

@@ -201,10 +201,15 @@ export const SCENARIOS: Scenario[] = [
  * window (id `fanout_max_w4`, `window` 4), its baseline renamed to match.
  *
  * @param families Scenario ids without window (`--only`).
- * @param windows Publishes in flight of the maximum-rate fan-outs (`--windows`).
+ * @param flight Publishes in flight of the maximum-rate fan-outs (`--windows`), and when one
+ *   stops being in flight (`--window-until`).
  * @returns The scenarios to run, in run order.
  */
-export function expandScenarios(families: string[], windows: number[]): Scenario[] {
+export function expandScenarios(
+  families: string[],
+  flight: { windows: number[]; until: "delivered" | "acked" },
+): Scenario[] {
+  const { windows, until } = flight;
   const chosen = SCENARIOS.filter((s) => families.includes(s.family));
   const perWindow = windows.flatMap((window) =>
     chosen.filter((s) => s.windowed).map((s): Scenario => ({
@@ -212,8 +217,8 @@ export function expandScenarios(families: string[], windows: number[]): Scenario
       id: `${s.id}_w${window}`,
       title: s.title.replace("≤ N", `≤ ${window}`),
       baseline: s.baseline && `${s.baseline}_w${window}`,
-      full: { ...s.full, window },
-      quick: { ...s.quick, window },
+      full: { ...s.full, window, until },
+      quick: { ...s.quick, window, until },
     }))
   );
   // The windowed ones take the place of the first of them; the order is otherwise kept.
