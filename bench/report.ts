@@ -62,7 +62,7 @@ export interface BenchResults {
   /** Publishes in flight in the maximum-rate fan-outs. */
   windows: number[];
   /** When a publish stopped being in flight (`--window-until`). */
-  until: "delivered" | "acked";
+  until: "acked" | "delivered";
   machine: Machine;
   /** The servers' commands; for nats-server its path and version, or why it did not run. */
   commands: Record<TargetName, string>;

@@ -6,9 +6,9 @@
  *
  * - `rate` > 0: publishes at that fixed rate; measures publish→delivery latency.
  * - `rate` = 0: publishes as fast as the window allows: at most `window` publishes in flight,
- *   a publish being in flight until its acknowledgement has come back and every subscriber has
- *   received it (the acknowledgement is Switchboard's pub ack, or for NATS the PONG to a PING
- *   sent right after the PUB). With `until` "acked" the acknowledgement alone ends it.
+ *   a publish being in flight until its acknowledgement has come back (Switchboard's pub ack, or
+ *   for NATS the PONG to a PING sent right after the PUB). With `until` "delivered" it also stays
+ *   in flight until every subscriber has it.
  * - `batch` (Switchboard): subscribers connect with `?batch=1` and split frames on `\n`.
  *
  * @module
@@ -50,9 +50,9 @@ export async function runFanout(ctx) {
   const expected = new Float64Array(n).fill(1); // next sequence number per subscriber
   const checked = new Uint8Array(n); // first delivery compared field by field
   const due = new Int32Array(RING); // per publish: deliveries still due, + 1 until acked
-  // "acked": a publish leaves the window with its acknowledgement alone (the server may then
-  // queue deliveries without bound); by default it also waits for every delivery.
-  const byDelivery = p.until !== "acked";
+  // "delivered": a publish leaves the window only once every subscriber has it too; by default
+  // its acknowledgement alone lets it go (the server may then queue deliveries).
+  const byDelivery = p.until === "delivered";
   let published = 0;
   let acked = 0;
   let complete = 0; // every publish up to this one is acked and reached every subscriber
@@ -139,8 +139,18 @@ export async function runFanout(ctx) {
   const { rate, ...cpu } = await meter.run(p.warmupMs, p.measureMs, () => received);
   running = false;
   clearTimeout(ticker);
-  const deadline = performance.now() + p.drainMs;
-  while (received < published * n && performance.now() < deadline) await sleep(20);
+  // The last deliveries: wait until all are in, or none came for `drainMs` (a queue still
+  // draining is waited for, up to 10 × `drainMs`).
+  const cap = performance.now() + 10 * p.drainMs;
+  let seen = received;
+  let quietSince = performance.now();
+  while (received < published * n) {
+    await sleep(20);
+    const now = performance.now();
+    if (received !== seen) [seen, quietSince] = [received, now];
+    else if (now - quietSince > p.drainMs) break;
+    if (now > cap) break;
+  }
   clearInterval(watchdog);
   const serverHwm = memoryKb(ctx.serverPid, "VmHWM");
   await closeSockets(sockets);
