@@ -209,6 +209,10 @@ export function toMarkdown(results: BenchResults): string {
 
 /** The maximum-rate fan-outs of every generator and window side by side. */
 function headline(results: BenchResults): string[] {
+  const ran = results.generators.some((g) =>
+    g.scenarios.some((s) => s.id.startsWith("fanout_max"))
+  );
+  if (!ran) return [];
   const lines = [
     "Fan-out at maximum rate, 1 → 1,000 subscribers, a publish in flight until " +
     (results.until === "acked" ? "acknowledged" : "acknowledged and received by every subscriber") +

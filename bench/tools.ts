@@ -23,6 +23,9 @@ export interface Missing {
   missing: string;
 }
 
+/** How long `npm ci` may take: without a registry it must fail, not hang the benchmark. */
+const NPM_TIMEOUT_MS = 90_000;
+
 /** Places searched for nats-server besides PATH (distributions install it in sbin). */
 const EXTRA_PATHS = ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin"];
 
@@ -61,8 +64,15 @@ export async function nodeGenerator(
   if (!(major >= 20)) return { missing: `Node 20 or later needed, found ${version.out}` };
   if (!existsSync(join(dir, "node_modules", "ws", "package.json"))) {
     log(`Installing the Node generator's packages: npm ci --prefix bench/node`);
-    const npm = await run("npm", ["ci", "--prefix", dir, "--no-audit", "--no-fund"]);
-    if (!npm.ok) return { missing: `npm ci failed: ${npm.out.split("\n").at(-1)}` };
+    const npm = await run(
+      "npm",
+      ["ci", "--prefix", dir, "--no-audit", "--no-fund"],
+      NPM_TIMEOUT_MS,
+    );
+    if (!npm.ok) {
+      const why = npm.out.split("\n").find((l) => !/complete log|^\s*$/.test(l)) ?? npm.out;
+      return { missing: `npm ci failed: ${why.replace(/^npm error /, "")}` };
+    }
   }
   const load = join(dir, "load.mjs");
   const about = await run(node, [load, "--version"]);
@@ -106,9 +116,15 @@ export function isMissing<T extends object>(x: T | Missing): x is Missing {
   return "missing" in x;
 }
 
-async function run(program: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+async function run(
+  program: string,
+  args: string[],
+  timeoutMs = 10_000,
+): Promise<{ ok: boolean; out: string }> {
   try {
-    const out = await new Deno.Command(program, { args, stdin: "null" }).output();
+    const signal = AbortSignal.timeout(timeoutMs);
+    const out = await new Deno.Command(program, { args, stdin: "null", signal }).output();
+    if (out.signal) return { ok: false, out: `stopped after ${timeoutMs / 1000} s` };
     const text = new TextDecoder().decode(out.success ? out.stdout : out.stderr).trim();
     return { ok: out.success, out: text };
   } catch (err) {
