@@ -177,13 +177,19 @@ export function toMarkdown(results: BenchResults): string {
   for (const g of results.generators) {
     lines.push("", `#### ${g.generator} load generator (${g.version ?? g.missing})`, "");
     if (g.missing) continue;
+    if (g.scenarios.length === 0) {
+      // The feature scenarios run with the Deno generator alone.
+      lines.push("None of the chosen scenarios runs with this load generator.");
+      continue;
+    }
     const natsMissing = results.nats ? undefined : results.commands.nats;
     lines.push(...mainTable(g.scenarios, natsMissing), "", ...cpuTable(g.scenarios));
   }
   lines.push(
     "",
-    "¹ Batching variants run against Switchboard only; their raw and nats-server figures are " +
-      "those of the unbatched scenario named in the JSON (`rawFrom`, `natsFrom`).",
+    "¹ Batching, history and cross-node variants run against Switchboard only; their raw and " +
+      "nats-server figures are those of the plain scenario named in the JSON (`rawFrom`, " +
+      "`natsFrom`).",
   );
   const disturbed = results.runs.filter((r) => r.disturbed);
   if (disturbed.length) {
