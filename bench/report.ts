@@ -1,13 +1,14 @@
 /**
- * Turns the runs into results: median and spread per figure and target, the ratio
- * Switchboard / raw, the verdict against the issue's targets, a markdown table and the JSON.
+ * Turns the runs into results: per load generator, the median and spread of every figure and
+ * target, the ratios Switchboard / raw and Switchboard / nats-server, the verdict against the
+ * issues' targets; a headline table of the maximum-rate fan-outs; markdown and JSON.
  *
  * @module
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Machine } from "./machine.ts";
-import type { TargetName } from "./options.ts";
+import type { GeneratorName, TargetName } from "./options.ts";
 import type { RunResult } from "./runner.ts";
 import type { Metric, Params, Scenario, Target } from "./scenarios/types.ts";
 import { summarize, type Summary } from "./stats.ts";
@@ -22,14 +23,20 @@ export interface FigureResult {
   raw: Summary;
   /** The scenario whose raw runs gave `raw` (the baseline, for batching variants). */
   rawFrom: string;
+  /** nats-server's figure; n = 0 when it did not run this scenario or its baseline. */
+  nats: Summary;
+  /** The scenario whose nats-server runs gave `nats`, if any. */
+  natsFrom?: string;
   /** median(Switchboard) / median(raw); NaN when either is missing. */
   ratio: number;
+  /** median(Switchboard) / median(nats-server); NaN when either is missing. */
+  natsRatio: number;
   target?: Target;
   /** Whether the target is met; undefined without a target or without figures. */
   met?: boolean;
 }
 
-/** One scenario's results. */
+/** One scenario's results for one load generator. */
 export interface ScenarioResult {
   id: string;
   title: string;
@@ -37,67 +44,102 @@ export interface ScenarioResult {
   figures: FigureResult[];
 }
 
+/** A load generator and its results, or why it did not run. */
+export interface GeneratorResult {
+  generator: GeneratorName;
+  /** What it ran on (runtime, client library). */
+  version?: string;
+  /** Why it did not run. */
+  missing?: string;
+  scenarios: ScenarioResult[];
+}
+
 /** Everything a benchmark run wrote to JSON. */
 export interface BenchResults {
   date: string;
   quick: boolean;
   reps: number;
+  /** Publishes in flight in the maximum-rate fan-outs. */
+  windows: number[];
+  /** When a publish stopped being in flight (`--window-until`). */
+  until: "acked" | "delivered";
   machine: Machine;
+  /** The servers' commands; for nats-server its path and version, or why it did not run. */
   commands: Record<TargetName, string>;
-  scenarios: ScenarioResult[];
+  /** Whether nats-server ran (else `commands.nats` says why not). */
+  nats: boolean;
+  generators: GeneratorResult[];
   runs: RunResult[];
 }
 
 /**
- * Summarises the runs of each scenario.
+ * Summarises one load generator's runs of each scenario.
  *
- * @param scenarios The scenarios that ran.
+ * @param scenarios The scenarios that ran (windowed ones expanded).
  * @param runs Every run.
- * @param quick Whether the quick parameters were used.
+ * @param options The generator, and whether the quick parameters were used.
  * @returns One result per scenario.
  */
 export function summarizeRuns(
   scenarios: Scenario[],
   runs: RunResult[],
-  quick: boolean,
+  options: { generator: GeneratorName; quick: boolean },
 ): ScenarioResult[] {
-  const values = (scenario: string, target: TargetName, key: string) =>
-    summarize(counted(runs, scenario, target).map((r) => r.metrics![key] ?? NaN));
-  return scenarios.map((s) => ({
-    id: s.id,
-    title: s.title,
-    params: quick ? s.quick : s.full,
-    figures: s.metrics.map((m) => {
-      const rawFrom = s.baseline ?? s.id;
-      const switchboard = values(s.id, "switchboard", m.key);
-      const raw = values(rawFrom, "raw", m.key);
-      return {
-        key: m.key,
-        label: m.label,
-        digits: m.digits,
-        diagnostic: m.diagnostic ?? false,
-        switchboard,
-        raw,
-        rawFrom,
-        ratio: switchboard.median / raw.median,
-        target: m.target,
-        met: verdict(m, switchboard, raw),
-      };
-    }),
-  }));
+  const { generator, quick } = options;
+  const values = (scenario: string | undefined, target: TargetName, key: string) =>
+    summarize(
+      scenario === undefined
+        ? []
+        : counted(runs, { scenario, generator, target }).map((r) => r.metrics![key] ?? NaN),
+    );
+  return scenarios.map((s) => {
+    const rawFrom = s.baseline ?? s.id;
+    const natsFrom = [s, scenarios.find((b) => b.id === s.baseline)]
+      .find((x) => x?.targets.includes("nats"))?.id;
+    return {
+      id: s.id,
+      title: s.title,
+      params: quick ? s.quick : s.full,
+      figures: s.metrics.map((m) => {
+        const switchboard = values(s.id, "switchboard", m.key);
+        const raw = values(rawFrom, "raw", m.key);
+        const nats = values(natsFrom, "nats", m.key);
+        return {
+          key: m.key,
+          label: m.label,
+          digits: m.digits,
+          diagnostic: m.diagnostic ?? false,
+          switchboard,
+          raw,
+          rawFrom,
+          nats,
+          natsFrom,
+          ratio: switchboard.median / raw.median,
+          natsRatio: switchboard.median / nats.median,
+          target: m.target,
+          met: verdict(m, switchboard, raw),
+        };
+      }),
+    };
+  });
 }
 
 /**
- * The runs whose figures make the summary of one scenario and target: those that succeeded,
- * leaving out disturbed ones as long as at least one undisturbed run remains.
+ * The runs whose figures make the summary of one scenario, generator and target: those that
+ * succeeded, leaving out disturbed ones as long as at least one undisturbed run remains.
  *
  * @param runs Every run.
- * @param scenario A scenario id.
- * @param target A target.
+ * @param which The scenario id, the generator and the target.
  * @returns The runs that count.
  */
-export function counted(runs: RunResult[], scenario: string, target: TargetName): RunResult[] {
-  const ok = runs.filter((r) => r.scenario === scenario && r.target === target && r.metrics);
+export function counted(
+  runs: RunResult[],
+  which: Pick<RunResult, "scenario" | "generator" | "target">,
+): RunResult[] {
+  const ok = runs.filter((r) =>
+    r.scenario === which.scenario && r.generator === which.generator &&
+    r.target === which.target && r.metrics
+  );
   const calm = ok.filter((r) => !r.disturbed);
   return calm.length ? calm : ok;
 }
@@ -111,7 +153,8 @@ function verdict(m: Metric, sb: Summary, raw: Summary): boolean | undefined {
 }
 
 /**
- * The results as markdown: the machine, the main table, the CPU table and any failed runs.
+ * The results as markdown: the machine and tools, the headline fan-out table, then per load
+ * generator the main table and the CPU table, then disturbed and failed runs.
  *
  * @param results The results.
  * @returns Markdown text.
@@ -125,59 +168,151 @@ export function toMarkdown(results: BenchResults): string {
     `${results.date}. Figures: median (min–max over the repetitions). ` +
     `${results.runs.filter((r) => r.attempts > 1).length} run(s) repeated because other ` +
     `processes were busy.`,
+    `Load generators: ${
+      results.generators.map((g) => `${g.generator}: ${g.version ?? g.missing}`).join("; ")
+    }. nats-server: ${results.commands.nats}.`,
     "",
-    "| Scenario | Figure | Switchboard | raw | Switchboard / raw | Target | Met |",
-    "|---|---|---:|---:|---:|---|---|",
+    ...headline(results),
   ];
-  for (const s of results.scenarios) {
-    for (const f of s.figures.filter((f) => !f.diagnostic)) {
-      const raw = f.rawFrom === s.id ? cell(f.raw, f.digits) : `${cell(f.raw, f.digits)} ¹`;
-      const ratio = f.target?.kind === "zero" || Number.isNaN(f.ratio)
-        ? "—"
-        : `${f.ratio.toFixed(2)}×`;
-      const met = f.met === undefined ? "" : f.met ? "yes" : "**no**";
-      lines.push(
-        `| ${s.id} | ${f.label} | ${cell(f.switchboard, f.digits)} | ${raw} | ${ratio} | ` +
-          `${describeTarget(f.target)} | ${met} |`,
-      );
+  for (const g of results.generators) {
+    lines.push("", `#### ${g.generator} load generator (${g.version ?? g.missing})`, "");
+    if (g.missing) continue;
+    if (g.scenarios.length === 0) {
+      // The feature scenarios run with the Deno generator alone.
+      lines.push("None of the chosen scenarios runs with this load generator.");
+      continue;
     }
+    const natsMissing = results.nats ? undefined : results.commands.nats;
+    lines.push(...mainTable(g.scenarios, natsMissing), "", ...cpuTable(g.scenarios));
   }
   lines.push(
     "",
-    "¹ Batching variants run against Switchboard only; their raw figure is the raw server's " +
-      "unbatched run of the scenario named in the JSON (`rawFrom`).",
-    "",
-    "| Scenario | CPU during the window | Switchboard | raw |",
-    "|---|---|---:|---:|",
+    "¹ Batching, history and cross-node variants run against Switchboard only; their raw and " +
+      "nats-server figures are those of the plain scenario named in the JSON (`rawFrom`, " +
+      "`natsFrom`).",
   );
-  for (const s of results.scenarios) {
-    for (const f of s.figures.filter((f) => f.diagnostic)) {
-      const raw = f.rawFrom === s.id ? cell(f.raw, f.digits) : "";
-      lines.push(`| ${s.id} | ${f.label} | ${cell(f.switchboard, f.digits)} | ${raw} |`);
-    }
-  }
   const disturbed = results.runs.filter((r) => r.disturbed);
   if (disturbed.length) {
     lines.push(
       "",
       "Runs disturbed by other processes even after retries (left out of the medians unless " +
-        "no undisturbed repetition of the same scenario and target exists):",
+        "no undisturbed repetition of the same scenario, generator and target exists):",
       "",
     );
     for (const r of disturbed) {
       const other = r.metrics?.other_cpu.toFixed(0);
-      const kept = counted(results.runs, r.scenario, r.target).includes(r) ? ", kept" : "";
-      lines.push(`- ${r.scenario} · ${r.target} · rep ${r.rep}: ${other}% of a core${kept}`);
+      const kept = counted(results.runs, r).includes(r) ? ", kept" : "";
+      lines.push(`- ${describeRun(r)}: ${other}% of a core${kept}`);
     }
   }
   const failed = results.runs.filter((r) => r.error);
   if (failed.length) {
     lines.push("", "Failed runs:", "");
-    for (const r of failed) {
-      lines.push(`- ${r.scenario} · ${r.target} · rep ${r.rep}: ${r.error!.split("\n")[0]}`);
-    }
+    for (const r of failed) lines.push(`- ${describeRun(r)}: ${r.error!.split("\n")[0]}`);
   }
   return lines.join("\n");
+}
+
+/** The maximum-rate fan-outs of every generator and window side by side. */
+function headline(results: BenchResults): string[] {
+  const ran = results.generators.some((g) =>
+    g.scenarios.some((s) => s.id.startsWith("fanout_max"))
+  );
+  if (!ran) return [];
+  const lines = [
+    "Fan-out at maximum rate, 1 → 1,000 subscribers, a publish in flight until " +
+    (results.until === "acked" ? "acknowledged" : "acknowledged and received by every subscriber") +
+    ": deliveries/s · ratio to raw · deliveries per frame",
+    "",
+    "| Load generator | In flight | raw | Switchboard | Switchboard `?batch=1` | nats-server " +
+    "| `?batch=1` / nats-server |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const g of results.generators.filter((g) => !g.missing)) {
+    for (const w of results.windows) {
+      const plain = g.scenarios.find((s) => s.id === `fanout_max_w${w}`);
+      const batch = g.scenarios.find((s) => s.id === `fanout_max_batch_w${w}`);
+      if (!plain && !batch) continue;
+      const fig = (s: ScenarioResult | undefined, key: string) =>
+        s?.figures.find((f) => f.key === key);
+      const rate = fig(plain ?? batch, "rate")!;
+      const frames = fig(plain ?? batch, "per_frame")!;
+      const raw = rate.raw.median;
+      const entry = (value: number, perFrame: number) =>
+        Number.isNaN(value)
+          ? "—"
+          : `${formatNumber(value, 0)} · ${(value / raw).toFixed(2)}× · ${
+            formatNumber(perFrame, 2)
+          }`;
+      const b = fig(batch, "rate");
+      const natsCell = results.nats
+        ? entry(rate.nats.median, frames.nats.median)
+        : results.commands.nats;
+      lines.push(
+        `| ${g.generator} | ${w} | ${formatNumber(raw, 0)} | ` +
+          `${plain ? entry(rate.switchboard.median, frames.switchboard.median) : "—"} | ` +
+          `${
+            batch ? entry(b!.switchboard.median, fig(batch, "per_frame")!.switchboard.median) : "—"
+          } | ${natsCell} | ` +
+          `${b && !Number.isNaN(b.natsRatio) ? `${b.natsRatio.toFixed(2)}×` : "—"} |`,
+      );
+    }
+  }
+  return lines;
+}
+
+function mainTable(scenarios: ScenarioResult[], natsMissing?: string): string[] {
+  const lines = [
+    "| Scenario | Figure | Switchboard | raw | nats-server | Switchboard / raw | " +
+    "Switchboard / nats-server | Target | Met |",
+    "|---|---|---:|---:|---:|---:|---:|---|---|",
+  ];
+  for (const s of scenarios) {
+    for (const f of s.figures.filter((f) => !f.diagnostic)) {
+      const raw = f.rawFrom === s.id ? cell(f.raw, f.digits) : `${cell(f.raw, f.digits)} ¹`;
+      const nats = !f.natsFrom
+        ? ""
+        : natsMissing
+        ? natsMissing
+        : f.natsFrom === s.id
+        ? cell(f.nats, f.digits)
+        : `${cell(f.nats, f.digits)} ¹`;
+      const zero = f.target?.kind === "zero";
+      const ratio = (r: number) => zero || Number.isNaN(r) ? "—" : `${r.toFixed(2)}×`;
+      const met = f.met === undefined ? "" : f.met ? "yes" : "**no**";
+      lines.push(
+        `| ${s.id} | ${f.label} | ${cell(f.switchboard, f.digits)} | ${raw} | ${nats} | ` +
+          `${ratio(f.ratio)} | ${f.natsFrom ? ratio(f.natsRatio) : ""} | ` +
+          `${describeTarget(f.target)} | ${met} |`,
+      );
+    }
+  }
+  return lines;
+}
+
+function cpuTable(scenarios: ScenarioResult[]): string[] {
+  const lines = [
+    "| Scenario | CPU during the window | Switchboard | raw | nats-server |",
+    "|---|---|---:|---:|---:|",
+  ];
+  for (const s of scenarios) {
+    for (const f of s.figures.filter((f) => f.diagnostic)) {
+      const raw = f.rawFrom === s.id ? cell(f.raw, f.digits) : "";
+      const nats = f.natsFrom === s.id ? cell(f.nats, f.digits) : "";
+      lines.push(`| ${s.id} | ${f.label} | ${cell(f.switchboard, f.digits)} | ${raw} | ${nats} |`);
+    }
+  }
+  return lines;
+}
+
+/**
+ * Names a run in lists and progress lines.
+ *
+ * @param r A run.
+ * @returns E.g. "fanout_max_w4 · node · nats · rep 2".
+ */
+export function describeRun(r: Pick<RunResult, "scenario" | "generator" | "target" | "rep">) {
+  return `${r.scenario} · ${r.generator} · ${r.target} · rep ${r.rep}`;
 }
 
 /**

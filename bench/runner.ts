@@ -4,15 +4,16 @@
  *
  * @module
  */
-import { join } from "node:path";
-import type { Metrics, Params, Scenario } from "./scenarios/types.ts";
-import type { LoadRequest } from "./load.ts";
-import type { Target, TargetName } from "./options.ts";
+import type { Metrics, Params, RunContext, Scenario } from "./scenarios/types.ts";
+import type { GeneratorName, Target, TargetName } from "./options.ts";
+import type { Generator } from "./tools.ts";
 import { PLAIN_OUTPUT, startServer } from "./server_process.ts";
+import { startNats } from "./nats_server.ts";
 
 /** The outcome of one run. */
 export interface RunResult {
   scenario: string;
+  generator: GeneratorName;
   target: TargetName;
   /** Repetition, from 1. */
   rep: number;
@@ -29,12 +30,13 @@ export interface RunResult {
 /** Time a load generator may take beyond the scenario's own durations (connecting, closing). */
 const SLACK_MS = 60_000;
 
-/** What to run: one scenario with its parameters against one target. */
+/** What to run: one scenario with its parameters, by one load generator against one target. */
 export interface Job {
   scenario: Scenario;
   /** The scenario's parameters (full or quick). */
   params: Params;
   target: Target;
+  generator: Generator;
 }
 
 /** The outcome of `runOnce`. */
@@ -81,16 +83,19 @@ export async function runWithRetries(
  * @returns The figures, or the error; never throws for a failing server or generator.
  */
 export async function runOnce(job: Job, root: string): Promise<Outcome> {
-  const { scenario, params, target } = job;
+  const { scenario, params, target, generator } = job;
   let server;
   try {
-    server = await startServer(target.command, { cwd: root, env: scenario.env });
+    server = target.name === "nats"
+      ? await startNats(target.command[0])
+      : await startServer(target.command, { cwd: root, env: scenario.env });
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
   }
   try {
-    const request: LoadRequest = {
-      scenario: scenario.id,
+    const request: RunContext = {
+      run: scenario.run,
+      protocol: target.name === "nats" ? "nats" : "switchboard",
       url: server.url,
       serverPid: server.pid,
       params,
@@ -98,8 +103,9 @@ export async function runOnce(job: Job, root: string): Promise<Outcome> {
     const budget = Object.entries(params)
       .filter(([key, value]) => key.endsWith("Ms") && typeof value === "number")
       .reduce((sum, [, value]) => sum + (value as number), SLACK_MS);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", join(root, "bench", "load.ts"), JSON.stringify(request)],
+    const [program, ...args] = generator.command;
+    const out = await new Deno.Command(program, {
+      args: [...args, JSON.stringify(request)],
       cwd: root,
       env: PLAIN_OUTPUT,
       stdin: "null",
@@ -111,7 +117,7 @@ export async function runOnce(job: Job, root: string): Promise<Outcome> {
     const why = out.signal ? `killed by ${out.signal} after ${budget} ms` : `exit ${out.code}`;
     const said = server.output().trim().slice(-500);
     return {
-      error: `Load generator failed (${why}): ${stderr.slice(-1000)}` +
+      error: `${generator.name} load generator failed (${why}): ${stderr.slice(-1000)}` +
         (said ? `\nServer output: ${said}` : ""),
     };
   } finally {

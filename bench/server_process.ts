@@ -26,6 +26,11 @@ export interface StartOptions {
   cwd?: string;
   /** How long it may take to accept connections. Default 30 s. */
   readyTimeoutMs?: number;
+  /**
+   * The port it will listen on, when its command says so (nats-server's configuration file);
+   * otherwise a free port is picked and given in `PORT`.
+   */
+  port?: number;
 }
 
 const TAIL_BYTES = 4096;
@@ -60,7 +65,7 @@ export async function startServer(
   command: string[],
   options: StartOptions = {},
 ): Promise<ServerProcess> {
-  const port = freePort();
+  const port = options.port ?? freePort();
   const [program, ...args] = command;
   const env = { ...options.env, PORT: String(port), HOST: "127.0.0.1", ...PLAIN_OUTPUT };
   const child = new Deno.Command(program === "deno" ? Deno.execPath() : program, {

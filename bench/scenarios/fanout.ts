@@ -1,15 +1,19 @@
 /**
- * Fan-out: one publisher, many subscribers of one topic. Each publish carries its sequence
- * number and send time in `data`, so every subscriber can tell latency, loss and reordering.
+ * Fan-out: one publisher, many subscribers of one topic, against Switchboard or the raw server
+ * (`protocol` "switchboard") or nats-server ("nats", whose payload is the same JSON text as a
+ * Switchboard delivery). Each publish carries its sequence number and send time in `data`, so
+ * every subscriber can tell latency, loss and reordering.
  *
  * - `rate` > 0: publishes at that fixed rate; measures publish→delivery latency (p50/p99).
- * - `rate` = 0: publishes as fast as the subscribers take it, with at most `window` publishes
- *   not yet received by every subscriber. Without that bound the server would just buffer
- *   (measured on the bare server: a window of 1,000 drops it from ~200k to ~13k deliveries/s).
+ * - `rate` = 0: publishes as fast as the window allows: at most `window` publishes in flight,
+ *   a publish being in flight until its acknowledgement has come back (Switchboard's pub ack;
+ *   for NATS the PONG to a PING sent right after the PUB), as a publishing application would
+ *   count it. With `until` "delivered" it also stays in flight until every subscriber has it:
+ *   then the server cannot queue more than `window` publishes for anyone.
  * - `batch`: subscribers connect with `?batch=1` and split frames on `\n`.
  *
- * After the window the publisher stops and the run waits (at most `drainMs`) for the last
- * deliveries; what never arrived is `lost`.
+ * After the window the publisher stops and the run waits for the last deliveries (until none
+ * came for `drainMs`); what never arrived is `lost`.
  *
  * @module
  */
@@ -24,7 +28,9 @@ import {
   numberField,
   publishRequest,
   SUB_REQUEST,
+  TOPIC,
 } from "./_protocol.ts";
+import { openNats, pubWithAck } from "./_nats.ts";
 import { percentile, Samples } from "../stats.ts";
 import { memoryKb } from "../proc.ts";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -34,15 +40,20 @@ export interface FanoutParams {
   subscribers: number;
   /** Publishes per second; 0 = as fast as the window allows. */
   rate: number;
-  /** Publishes in flight (not yet received by all subscribers) at maximum rate. */
+  /** Publishes in flight at maximum rate. */
   window: number;
+  /**
+   * When a publish stops being in flight: "acked" (default: its acknowledgement came back) or
+   * "delivered" (that, and every subscriber has it).
+   */
+  until?: "acked" | "delivered";
   batch: boolean;
   warmupMs: number;
   measureMs: number;
   drainMs: number;
 }
 
-/** Slots of the ring that counts outstanding deliveries per publish (a power of two). */
+/** Slots of the ring that counts what each publish still waits for (a power of two). */
 const RING = 1 << 16;
 
 /**
@@ -59,9 +70,13 @@ export async function runFanout(ctx: RunContext): Promise<Metrics> {
   const latency = new Samples();
   const expected = new Float64Array(n).fill(1); // next sequence number per subscriber
   const checked = new Uint8Array(n); // first delivery parsed and checked in full
-  const outstanding = new Int32Array(RING); // deliveries still due, per publish
+  const due = new Int32Array(RING); // per publish: deliveries still due, + 1 until acked
+  // "delivered": a publish leaves the window only once every subscriber has it too; by default
+  // its acknowledgement alone lets it go (the server may then queue deliveries).
+  const byDelivery = p.until === "delivered";
   let published = 0;
-  let complete = 0; // every publish up to this one reached every subscriber
+  let acked = 0;
+  let complete = 0; // every publish up to this one is acked and reached every subscriber
   let received = 0;
   let reordered = 0;
   let errors = 0;
@@ -82,50 +97,44 @@ export async function runFanout(ctx: RunContext): Promise<Metrics> {
     if (seq >= expected[i]) expected[i] = seq + 1;
     else reordered++;
     if (p.rate > 0 && meter.open) latency.push(performance.now() - numberField(text, "sent"));
-    if (--outstanding[seq & (RING - 1)] === 0 && seq === complete + 1) advance();
+    if (byDelivery && --due[seq & (RING - 1)] === 0 && seq === complete + 1) advance();
+  };
+  const onAck = (ok: boolean) => {
+    if (!ok || acked === published) { // a failure, or an acknowledgement of nothing
+      errors++;
+      if (acked === published) return;
+    }
+    const seq = ++acked;
+    if (--due[seq & (RING - 1)] === 0 && seq === complete + 1) advance();
   };
   const advance = () => {
-    while (complete < published && outstanding[(complete + 1) & (RING - 1)] <= 0) complete++;
+    while (complete < published && due[(complete + 1) & (RING - 1)] <= 0) complete++;
     if (p.rate === 0) fill();
   };
+  const onFrame = () => frames++;
 
-  const subUrl = ctx.subscribeUrl ?? ctx.url;
-  const subscribers = await openSockets(p.batch ? batchUrl(subUrl) : subUrl, n, {
-    ready: async (ws, i) => {
-      ws.send(SUB_REQUEST);
-      expectFields(await nextMessage(ws), { mode: "pub_sub", action: "ack", code: 200 });
-      ws.onmessage = p.batch
-        ? (e) => {
-          frames++;
-          for (const line of (e.data as string).split("\n")) onDelivery(i, line);
-        }
-        : (e) => {
-          frames++;
-          onDelivery(i, e.data as string);
-        };
-    },
-  });
-  const [publisher] = await openSockets(ctx.url, 1);
-  // On another node, the subscription crosses to Redis after the acks: give it time to land.
-  if (subUrl !== ctx.url) await sleep(500);
-  publisher.onmessage = (e) => {
-    if (!isOk(e.data)) errors++;
-  };
+  const { sockets, publish } = ctx.protocol === "nats"
+    ? await natsClients(ctx.url, n, { onDelivery, onFrame, onAck })
+    : await switchboardClients(ctx.url, ctx.subscribeUrl ?? ctx.url, n, p.batch, {
+      onDelivery,
+      onFrame,
+      onAck,
+    });
 
-  const publish = () => {
+  const send = () => {
     published++;
-    outstanding[published & (RING - 1)] = n;
-    publisher.send(publishRequest(published, performance.now()));
+    due[published & (RING - 1)] = byDelivery ? n + 1 : 1;
+    publish(publishRequest(published, performance.now()));
   };
   const fill = () => {
-    while (running && published - complete < p.window) publish();
+    while (running && published - complete < p.window) send();
   };
-  // A publish that never completes (a lost delivery) must not stall the run: after 1 s without
-  // progress, count it as done; the loss shows in `lost`.
+  // A publish that never completes (a lost delivery or ack) must not stall the run: after 1 s
+  // without progress, count it as done; the loss shows in `lost`.
   let lastComplete = -1;
   const watchdog = setInterval(() => {
     if (complete === lastComplete && complete < published) {
-      outstanding[(complete + 1) & (RING - 1)] = 0;
+      due[(complete + 1) & (RING - 1)] = 0;
       advance();
     }
     lastComplete = complete;
@@ -133,12 +142,12 @@ export async function runFanout(ctx: RunContext): Promise<Metrics> {
   let ticker: ReturnType<typeof setTimeout> | undefined;
   if (p.rate > 0) {
     const period = 1000 / p.rate;
-    let due = performance.now();
+    let next = performance.now();
     const tick = () => {
       if (!running) return;
-      publish();
-      due += period;
-      ticker = setTimeout(tick, Math.max(0, due - performance.now()));
+      send();
+      next += period;
+      ticker = setTimeout(tick, Math.max(0, next - performance.now()));
     };
     tick();
   } else {
@@ -148,11 +157,21 @@ export async function runFanout(ctx: RunContext): Promise<Metrics> {
   const w = await meter.run(p.warmupMs, p.measureMs, () => received);
   running = false;
   clearTimeout(ticker);
-  const deadline = performance.now() + p.drainMs;
-  while (received < published * n && performance.now() < deadline) await sleep(20);
+  // The last deliveries: wait until all are in, or none came for `drainMs` (a queue still
+  // draining is waited for, up to 10 × `drainMs`).
+  const cap = performance.now() + 10 * p.drainMs;
+  let seen = received;
+  let quietSince = performance.now();
+  while (received < published * n) {
+    await sleep(20);
+    const now = performance.now();
+    if (received !== seen) [seen, quietSince] = [received, now];
+    else if (now - quietSince > p.drainMs) break;
+    if (now > cap) break;
+  }
   clearInterval(watchdog);
   const serverHwm = memoryKb(ctx.serverPid, "VmHWM");
-  await closeSockets([publisher, ...subscribers]);
+  await closeSockets(sockets);
 
   const samples = latency.view();
   const latencies: Metrics = p.rate > 0
@@ -167,5 +186,66 @@ export async function runFanout(ctx: RunContext): Promise<Metrics> {
     per_frame: received / frames,
     server_hwm_mb: serverHwm / 1024,
     ...cpuMetrics(w),
+  };
+}
+
+/** What the clients of a fan-out report to the scenario. */
+interface FanoutEvents {
+  /** A delivery's JSON text arrived at subscriber `index`. */
+  onDelivery(index: number, text: string): void;
+  /** A subscriber received a WebSocket frame. */
+  onFrame(): void;
+  /** The publisher got an acknowledgement, successful or not. */
+  onAck(ok: boolean): void;
+}
+
+/** The connections of a fan-out and how to publish. */
+interface FanoutClients {
+  /** The publisher and the subscribers, to close at the end. */
+  sockets: WebSocket[];
+  /** Sends one publish (its JSON text). */
+  publish(text: string): void;
+}
+
+async function switchboardClients(
+  url: string,
+  subUrl: string,
+  n: number,
+  batch: boolean,
+  on: FanoutEvents,
+): Promise<FanoutClients> {
+  const subscribers = await openSockets(batch ? batchUrl(subUrl) : subUrl, n, {
+    ready: async (ws, i) => {
+      ws.send(SUB_REQUEST);
+      expectFields(await nextMessage(ws), { mode: "pub_sub", action: "ack", code: 200 });
+      ws.onmessage = batch
+        ? (e) => {
+          on.onFrame();
+          for (const line of (e.data as string).split("\n")) on.onDelivery(i, line);
+        }
+        : (e) => {
+          on.onFrame();
+          on.onDelivery(i, e.data as string);
+        };
+    },
+  });
+  const [publisher] = await openSockets(url, 1);
+  // On another node, the subscription crosses to Redis after the acks: give it time to land.
+  if (subUrl !== url) await sleep(500);
+  publisher.onmessage = (e) => on.onAck(isOk(e.data));
+  return { sockets: [publisher, ...subscribers], publish: (text) => publisher.send(text) };
+}
+
+async function natsClients(url: string, n: number, on: FanoutEvents): Promise<FanoutClients> {
+  const subscribers = await openNats(url, n, {
+    subject: TOPIC,
+    handlers: { onMsg: on.onDelivery, onFrame: on.onFrame },
+  });
+  const [publisher] = await openNats(url, 1, {
+    handlers: { onPong: () => on.onAck(true), onErr: () => on.onAck(false) },
+  });
+  return {
+    sockets: [publisher, ...subscribers],
+    publish: (text) => publisher.send(pubWithAck(TOPIC, text)),
   };
 }

@@ -12,10 +12,14 @@
  *   publishes; the node delivers when the entry comes back), 50 publishes/s: publish→delivery
  *   p50/p99 with history over Redis.
  *
+ * They run against Switchboard alone, with the Deno load generator (as they were measured), and
+ * take the raw and nats-server columns from their baseline. The maximum-rate ones run once per
+ * window of `--windows`, like `fanout_max`: `fanout_max_history_w4` is read against
+ * `fanout_max_w4`.
+ *
  * @module
  */
 import type { Metric, Scenario } from "./types.ts";
-import { runFanout } from "./fanout.ts";
 import { TOPIC } from "./_protocol.ts";
 
 const FULL = { warmupMs: 1000, measureMs: 5000, drainMs: 2000 };
@@ -43,8 +47,12 @@ const cpu: Metric[] = [
 export const HISTORY_SCENARIOS: Scenario[] = [
   {
     id: "fanout_max_history",
-    title:
-      "Fan-out at maximum rate with history on the topic (memory): vs fanout_max's Switchboard",
+    family: "fanout_max_history",
+    run: "fanout",
+    targets: ["switchboard"],
+    generators: ["deno"],
+    windowed: true,
+    title: "Fan-out at maximum rate, ≤ N in flight, history on the topic (memory): vs fanout_max",
     full: { subscribers: 1000, rate: 0, window: 16, batch: false, ...FULL },
     quick: { subscribers: 1000, rate: 0, window: 16, batch: false, ...QUICK },
     env: { HISTORY },
@@ -56,11 +64,15 @@ export const HISTORY_SCENARIOS: Scenario[] = [
       ...delivered,
       ...cpu,
     ],
-    run: runFanout,
   },
   {
     id: "fanout_max_norule",
-    title: "Fan-out at maximum rate, history rules set but none for the topic: vs fanout_max",
+    family: "fanout_max_norule",
+    run: "fanout",
+    targets: ["switchboard"],
+    generators: ["deno"],
+    windowed: true,
+    title: "Fan-out at maximum rate, ≤ N in flight, history rules but none for the topic",
     full: { subscribers: 1000, rate: 0, window: 16, batch: false, ...FULL },
     quick: { subscribers: 1000, rate: 0, window: 16, batch: false, ...QUICK },
     env: { HISTORY: "line/+/state=100,alarms/#=1000" },
@@ -71,10 +83,13 @@ export const HISTORY_SCENARIOS: Scenario[] = [
       ...delivered,
       ...cpu,
     ],
-    run: runFanout,
   },
   {
     id: "fanout_fixed_history_redis",
+    family: "fanout_fixed_history_redis",
+    run: "fanout",
+    targets: ["switchboard"],
+    generators: ["deno"],
     title: "Fan-out at a fixed rate with history over Redis: 1 → 1,000 subscribers, 50 publishes/s",
     full: { subscribers: 1000, rate: 50, window: 0, batch: false, ...FULL },
     quick: { subscribers: 1000, rate: 50, window: 0, batch: false, ...QUICK },
@@ -90,6 +105,5 @@ export const HISTORY_SCENARIOS: Scenario[] = [
       ...delivered,
       ...cpu,
     ],
-    run: runFanout,
   },
 ];

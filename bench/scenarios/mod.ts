@@ -1,17 +1,13 @@
 /**
- * The scenarios, in the order they run, with their parameters (full and `--quick`), the figures
- * they report and the issue's targets for them.
+ * The scenarios, in the order they run, with their parameters (full and `--quick`), the servers
+ * they run against, the figures they report and the issues' targets for them. Both load
+ * generators (bench/load.ts, bench/node/load.mjs) run them from these parameters.
  *
  * @module
  */
-import type { Metric, Scenario } from "./types.ts";
-import { runClosedLoop } from "./closed_loop.ts";
-import { runPipelined } from "./pipelined.ts";
-import { runFanout } from "./fanout.ts";
-import { runIdle } from "./idle.ts";
-import { BENCH_API_KEY, runApiPublish } from "./api_publish.ts";
-import { PRESENCE_TOPIC, runPresence } from "./presence.ts";
-import { runFanoutCross } from "./fanout_cross.ts";
+import type { GeneratorName, Metric, Scenario, TargetName } from "./types.ts";
+import { BENCH_API_KEY } from "./api_publish.ts";
+import { PRESENCE_TOPIC } from "./presence.ts";
 import { HISTORY_SCENARIOS } from "./history.ts";
 
 const FULL = { warmupMs: 1000, measureMs: 5000 };
@@ -52,15 +48,31 @@ const fanoutRuns = (params: Record<string, number>, batch: boolean) => ({
 
 const pipelined = { connections: 50, depth: 8 };
 const fanoutFixed = { subscribers: 1000, rate: 50, window: 0 };
+/** The window is replaced by each of `--windows` (`windowed`). */
 const fanoutMax = { subscribers: 1000, rate: 0, window: 16 };
+
+const REQ_RES: TargetName[] = ["switchboard", "raw"];
+const FAN_OUT: TargetName[] = ["switchboard", "raw", "nats"];
+const BATCHING: TargetName[] = ["switchboard"];
+/** The feature scenarios (across nodes, presence, the API): Switchboard alone. */
+const SWITCHBOARD: TargetName[] = ["switchboard"];
+/** Their kinds are implemented by the Deno load generator alone. */
+const DENO: GeneratorName[] = ["deno"];
+
 /** Both nodes of the cross-node scenarios meet on the machine's Redis, under their own prefix. */
 const CROSS_BROKER = "redis://127.0.0.1:6379/?prefix=sbbench";
-/** Parameters of a cross-node fan-out: a fan-out's, plus the nodes' BROKER_URL. */
+/**
+ * Parameters of a cross-node fan-out: a fan-out's, plus the nodes' BROKER_URL. A publish stays
+ * in flight until delivered whatever `--window-until` says: node A acknowledges it before node B
+ * has it, so a window of acks alone would let A outrun B without bound (B then drops or closes its
+ * subscribers as slow and nothing is measured).
+ */
 const crossRuns = (params: Record<string, number>) => {
   const { full, quick } = fanoutRuns(params, false);
+  const until = "delivered";
   return {
-    full: { ...full, brokerUrl: CROSS_BROKER },
-    quick: { ...quick, brokerUrl: CROSS_BROKER },
+    full: { ...full, brokerUrl: CROSS_BROKER, until },
+    quick: { ...quick, brokerUrl: CROSS_BROKER, until },
   };
 };
 
@@ -68,6 +80,9 @@ const crossRuns = (params: Record<string, number>) => {
 export const SCENARIOS: Scenario[] = [
   {
     id: "closed_loop",
+    family: "closed_loop",
+    run: "closed_loop",
+    targets: REQ_RES,
     title: "Request/reply, closed loop: 50 connections, one echo without id in flight each",
     full: { connections: 50, ...FULL },
     quick: { connections: 50, ...QUICK },
@@ -79,10 +94,12 @@ export const SCENARIOS: Scenario[] = [
       zero("errors", "error replies"),
       ...cpu,
     ],
-    run: runClosedLoop,
   },
   {
     id: "pipelined",
+    family: "pipelined",
+    run: "pipelined",
+    targets: REQ_RES,
     title: "Request/reply, pipelined: 50 connections × 8 echo requests with ids in flight",
     full: { ...pipelined, batch: false, ...FULL },
     quick: { ...pipelined, batch: false, ...QUICK },
@@ -92,10 +109,12 @@ export const SCENARIOS: Scenario[] = [
       zero("errors", "error replies or unmatched ids"),
       ...cpu,
     ],
-    run: runPipelined,
   },
   {
     id: "pipelined_batch",
+    family: "pipelined_batch",
+    run: "pipelined",
+    targets: BATCHING,
     title: "Pipelined, batching clients (?batch=1): vs the raw server's unbatched pipelined run",
     full: { ...pipelined, batch: true, ...FULL },
     quick: { ...pipelined, batch: true, ...QUICK },
@@ -107,22 +126,27 @@ export const SCENARIOS: Scenario[] = [
       zero("errors", "error replies or unmatched ids"),
       ...cpu,
     ],
-    run: runPipelined,
   },
   {
     id: "fanout_fixed",
+    family: "fanout_fixed",
+    run: "fanout",
+    targets: FAN_OUT,
     title: "Fan-out at a fixed rate: 1 publisher → 1,000 subscribers, 50 publishes/s",
     ...fanoutRuns(fanoutFixed, false),
     metrics: [
       ...latency,
       { key: "rate", label: "deliveries/s", digits: 0 },
+      { key: "per_frame", label: "deliveries per frame", digits: 2 },
       ...delivered,
       ...cpu,
     ],
-    run: runFanout,
   },
   {
     id: "fanout_fixed_batch",
+    family: "fanout_fixed_batch",
+    run: "fanout",
+    targets: BATCHING,
     title: "Fan-out at a fixed rate, batching subscribers: vs the raw server's unbatched run",
     ...fanoutRuns(fanoutFixed, true),
     baseline: "fanout_fixed",
@@ -132,11 +156,14 @@ export const SCENARIOS: Scenario[] = [
       ...delivered,
       ...cpu,
     ],
-    run: runFanout,
   },
   {
     id: "fanout_max",
-    title: "Fan-out at maximum rate: 1 → 1,000 subscribers, ≤ 16 publishes not yet delivered",
+    family: "fanout_max",
+    run: "fanout",
+    targets: FAN_OUT,
+    windowed: true,
+    title: "Fan-out at maximum rate: 1 → 1,000 subscribers, ≤ N publishes in flight",
     ...fanoutRuns(fanoutMax, false),
     metrics: [
       {
@@ -145,16 +172,20 @@ export const SCENARIOS: Scenario[] = [
         digits: 0,
         target: { kind: "ratio_min", value: 0.95 },
       },
+      { key: "per_frame", label: "deliveries per frame", digits: 2 },
       { key: "server_us", label: "server CPU per delivery (µs)", digits: 2 },
       { key: "server_hwm_mb", label: "server peak RSS (MB)", digits: 0 },
       ...delivered,
       ...cpu,
     ],
-    run: runFanout,
   },
   {
     id: "fanout_max_batch",
-    title: "Fan-out at maximum rate, batching subscribers: vs the raw server's unbatched run",
+    family: "fanout_max_batch",
+    run: "fanout",
+    targets: BATCHING,
+    windowed: true,
+    title: "Fan-out at maximum rate, ≤ N in flight, batching subscribers: vs the unbatched run",
     ...fanoutRuns(fanoutMax, true),
     baseline: "fanout_max",
     metrics: [
@@ -164,10 +195,13 @@ export const SCENARIOS: Scenario[] = [
       ...delivered,
       ...cpu,
     ],
-    run: runFanout,
   },
   {
     id: "fanout_cross_fixed",
+    family: "fanout_cross_fixed",
+    run: "fanout_cross",
+    targets: SWITCHBOARD,
+    generators: DENO,
     title:
       "Across nodes at a fixed rate: publisher on node A → 1,000 subscribers on node B via Redis",
     ...crossRuns(fanoutFixed),
@@ -179,12 +213,16 @@ export const SCENARIOS: Scenario[] = [
       ...delivered,
       ...cpu,
     ],
-    run: runFanoutCross,
   },
   {
     id: "fanout_cross_max",
+    family: "fanout_cross_max",
+    run: "fanout_cross",
+    targets: SWITCHBOARD,
+    generators: DENO,
+    windowed: true,
     title:
-      "Across nodes at maximum rate: node A → Redis → node B's 1,000 subscribers, ≤ 16 in flight",
+      "Across nodes at maximum rate: node A → Redis → node B's 1,000 subscribers, ≤ N undelivered",
     ...crossRuns(fanoutMax),
     baseline: "fanout_max",
     env: { BROKER_URL: CROSS_BROKER },
@@ -196,13 +234,16 @@ export const SCENARIOS: Scenario[] = [
       ...delivered,
       ...cpu,
     ],
-    run: runFanoutCross,
   },
   {
     id: "idle",
+    family: "idle",
+    run: "idle",
+    targets: REQ_RES,
     title: "5,000 idle connections: server memory (VmRSS) per connection",
     full: { connections: 5000, settleMs: 1000 },
-    quick: { connections: 5000, settleMs: 500 },
+    // Quick: fewer connections, so that two generators still finish in about a minute.
+    quick: { connections: 2000, settleMs: 300 },
     env: { MAX_CLIENTS: "6000" },
     metrics: [
       {
@@ -216,16 +257,18 @@ export const SCENARIOS: Scenario[] = [
       zero("not_open", "connections not open"),
       { key: "open_s", label: "time to open them all (s)", digits: 2 },
     ],
-    run: runIdle,
   },
   {
     id: "presence",
+    family: "presence",
+    run: "presence",
+    // The raw server has no presence: Switchboard alone, no raw column.
+    targets: SWITCHBOARD,
+    generators: DENO,
     title: "Presence: 1,000 clients join one topic, 100 of them watch join/leave (vs no presence)",
     full: { clients: 1000, watchers: 100, concurrency: 50, eventsMs: 30_000 },
     quick: { clients: 1000, watchers: 100, concurrency: 50, eventsMs: 30_000 },
     env: { PRESENCE: PRESENCE_TOPIC, MAX_CLIENTS: "3000" },
-    // The raw server has no presence: Switchboard alone, its own baseline (no raw column).
-    baseline: "presence",
     metrics: [
       { key: "join_s", label: "time for all to join, with presence (s)", digits: 2 },
       { key: "join_plain_s", label: "time for all to join, without presence (s)", digits: 2 },
@@ -244,48 +287,64 @@ export const SCENARIOS: Scenario[] = [
       zero("slow_closed", "clients closed as slow"),
       { key: "other_cpu", label: "everything else (% of a core)", digits: 0, diagnostic: true },
     ],
-    run: runPresence,
   },
   ...HISTORY_SCENARIOS,
+  /** The backend API (issue 14): Switchboard alone, its API next to a WebSocket publisher. */
+  {
+    id: "api_publish",
+    family: "api_publish",
+    run: "api_publish",
+    targets: SWITCHBOARD,
+    generators: DENO,
+    title:
+      "Backend API publish (HTTP keep-alive, 8 in flight) vs a WebSocket publisher, 1 subscriber",
+    full: { window: 16, concurrency: 8, ...FULL },
+    quick: { window: 16, concurrency: 8, ...QUICK },
+    env: { API_KEY: BENCH_API_KEY, RATE_LIMIT: "0" },
+    metrics: [
+      { key: "api_rate", label: "API publishes/s", digits: 0 },
+      { key: "ws_rate", label: "WebSocket publishes/s (same run)", digits: 0 },
+      { key: "api_vs_ws", label: "API / WebSocket", digits: 2 },
+      { key: "api_p50_ms", label: "API request p50 (ms)", digits: 2 },
+      { key: "api_p99_ms", label: "API request p99 (ms)", digits: 2 },
+      { key: "server_us", label: "server CPU per API publish (µs)", digits: 1 },
+      { key: "ws_server_us", label: "server CPU per WebSocket publish (µs)", digits: 1 },
+      zero("lost", "publishes not delivered"),
+      zero("errors", "errors"),
+      ...cpu,
+    ],
+  },
 ];
 
-/** The backend API (issue 14): Switchboard alone, its API next to a WebSocket publisher. */
-SCENARIOS.push({
-  id: "api_publish",
-  title:
-    "Backend API publish (HTTP keep-alive, 8 in flight) vs a WebSocket publisher, 1 subscriber",
-  full: { window: 16, concurrency: 8, ...FULL },
-  quick: { window: 16, concurrency: 8, ...QUICK },
-  env: { API_KEY: BENCH_API_KEY, RATE_LIMIT: "0" },
-  switchboardOnly: true,
-  metrics: [
-    { key: "api_rate", label: "API publishes/s", digits: 0 },
-    { key: "ws_rate", label: "WebSocket publishes/s (same run)", digits: 0 },
-    { key: "api_vs_ws", label: "API / WebSocket", digits: 2 },
-    { key: "api_p50_ms", label: "API request p50 (ms)", digits: 2 },
-    { key: "api_p99_ms", label: "API request p99 (ms)", digits: 2 },
-    { key: "server_us", label: "server CPU per API publish (µs)", digits: 1 },
-    { key: "ws_server_us", label: "server CPU per WebSocket publish (µs)", digits: 1 },
-    zero("lost", "publishes not delivered"),
-    zero("errors", "errors"),
-    ...cpu,
-  ],
-  run: runApiPublish,
-});
-
 /**
- * Finds a scenario by id.
+ * The scenario runs of a benchmark: the chosen families in run order, each windowed one once per
+ * window (id `fanout_max_w4`, `window` 4), its baseline renamed to match.
  *
- * @param id A scenario id.
- * @returns The scenario.
- * @throws {Error} When there is none with that id.
+ * @param families Scenario ids without window (`--only`).
+ * @param flight Publishes in flight of the maximum-rate fan-outs (`--windows`), and when one
+ *   stops being in flight (`--window-until`, unless the scenario sets its own `until`).
+ * @returns The scenarios to run, in run order.
  */
-export function scenarioById(id: string): Scenario {
-  const found = SCENARIOS.find((s) => s.id === id);
-  if (!found) {
-    throw new Error(
-      `Unknown scenario "${id}": expected one of ${SCENARIOS.map((s) => s.id).join(", ")}`,
-    );
-  }
-  return found;
+export function expandScenarios(
+  families: string[],
+  flight: { windows: number[]; until: "acked" | "delivered" },
+): Scenario[] {
+  const { windows, until } = flight;
+  const chosen = SCENARIOS.filter((s) => families.includes(s.family));
+  const perWindow = windows.flatMap((window) =>
+    chosen.filter((s) => s.windowed).map((s): Scenario => ({
+      ...s,
+      id: `${s.id}_w${window}`,
+      title: s.title.replace("≤ N", `≤ ${window}`),
+      baseline: s.baseline && `${s.baseline}_w${window}`,
+      // A scenario's own `until` (across nodes: "delivered") is kept.
+      full: { ...s.full, window, until: s.full.until ?? until },
+      quick: { ...s.quick, window, until: s.quick.until ?? until },
+    }))
+  );
+  // The windowed ones take the place of the first of them; the order is otherwise kept.
+  const at = chosen.findIndex((s) => s.windowed);
+  if (at < 0) return chosen;
+  const rest = chosen.filter((s) => !s.windowed);
+  return [...rest.slice(0, at), ...perWindow, ...rest.slice(at)];
 }

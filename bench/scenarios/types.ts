@@ -11,8 +11,32 @@ export type Params = Record<string, number | boolean | string>;
 /** Figures one run produced, by metric key. */
 export type Metrics = Record<string, number>;
 
-/** What the load generator gets for one run. */
+/** The servers a scenario can run against; the order is the order of the runs and columns. */
+export type TargetName = "switchboard" | "raw" | "nats";
+
+/** The load generators: bench/load.ts on Deno, bench/node/load.mjs on Node with npm `ws`. */
+export type GeneratorName = "deno" | "node";
+
+/**
+ * How a load generator runs a scenario: one implementation per kind in each generator that runs
+ * it. The first four run in both generators; the feature scenarios' kinds (`fanout_cross`,
+ * `api_publish`, `presence`) only in the Deno one (their scenarios say `generators: ["deno"]`).
+ */
+export type RunKind =
+  | "closed_loop"
+  | "pipelined"
+  | "fanout"
+  | "idle"
+  | "fanout_cross"
+  | "api_publish"
+  | "presence";
+
+/** What a load generator gets for one run (bench/load.ts, bench/node/load.mjs). */
 export interface RunContext {
+  /** Which implementation runs. */
+  run: RunKind;
+  /** The protocol the server speaks: Switchboard's (Switchboard and raw) or NATS's. */
+  protocol: "switchboard" | "nats";
   /** The WebSocket URL of the server under test, e.g. `ws://127.0.0.1:40123/`. */
   url: string;
   /** The server's process id, for CPU and memory figures from /proc. */
@@ -23,7 +47,7 @@ export interface RunContext {
   subscribeUrl?: string;
 }
 
-/** How a metric's Switchboard / raw figure is judged against the issue's targets. */
+/** How a metric's Switchboard / raw figure is judged against the issues' targets. */
 export type Target =
   /** Ratio Switchboard / raw must be at least `value`. */
   | { kind: "ratio_min"; value: number }
@@ -48,10 +72,29 @@ export interface Metric {
 
 /** One scenario: how to run it and what it reports. */
 export interface Scenario {
-  /** Short id, used on the command line (`--only`) and in the JSON. */
+  /**
+   * Short id, used in the tables and the JSON; a windowed scenario's id ends in its window
+   * (`fanout_max_w4`).
+   */
   id: string;
+  /** The id without the window: what `--only` names. */
+  family: string;
   /** One line saying what it measures. */
   title: string;
+  /** Which implementation the load generators run. */
+  run: RunKind;
+  /** The servers it runs against, in run order. */
+  targets: TargetName[];
+  /**
+   * The load generators that run it (default: every one). The feature scenarios whose kind only
+   * the Deno generator implements say `["deno"]`.
+   */
+  generators?: GeneratorName[];
+  /**
+   * Whether it runs once per window of `--windows` (the maximum-rate fan-outs): its `window`
+   * parameter is then that number.
+   */
+  windowed?: boolean;
   /** Parameters of a full run. */
   full: Params;
   /** Parameters of a `--quick` run. */
@@ -59,14 +102,13 @@ export interface Scenario {
   /** Extra server environment for this scenario (e.g. a higher `MAX_CLIENTS`). */
   env?: Record<string, string>;
   /**
-   * Only for the batching variants: run against Switchboard alone and judge its figures against
-   * the raw server's figures in this other scenario (the raw server does not batch).
+   * For the variants that run against Switchboard alone (batching, history, across nodes):
+   * compare its figures with the raw server's (and nats-server's) figures in this other scenario
+   * (the raw server does not batch, keep history or span nodes; nats-server has no opt-in, it
+   * always batches). A scenario with neither a baseline nor a raw target (presence, the API) has
+   * no raw column: what it measures has no raw twin.
    */
   baseline?: string;
-  /** Run against Switchboard alone, with no raw figures (what it measures has no raw twin). */
-  switchboardOnly?: boolean;
   /** The figures it reports. */
   metrics: Metric[];
-  /** Runs the load in the load-generator process and returns the figures. */
-  run(ctx: RunContext): Promise<Metrics>;
 }
