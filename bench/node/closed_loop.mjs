@@ -6,19 +6,19 @@
  */
 import { MeasureWindow } from "./window.mjs";
 import { closeSockets, nextMessage, openSockets } from "./connect.mjs";
-import { ECHO_REPLY, echoRequest, expectFields } from "./protocol.mjs";
+import { batchUrl, ECHO_REPLY, echoRequest, expectFields } from "./protocol.mjs";
 import { percentile, Samples } from "./stats.mjs";
 
 /**
  * Runs the closed loop.
  *
  * @param {{ url: string, serverPid: number, params: Record<string, any> }} ctx The server and
- *   the parameters (`connections`, `warmupMs`, `measureMs`).
+ *   the parameters (`connections`, `batch`, `warmupMs`, `measureMs`).
  * @returns {Promise<Record<string, number>>} `rps`, `p50_ms`, `p99_ms`, `errors` and the CPU
  *   figures.
  */
 export async function runClosedLoop(ctx) {
-  const { connections, warmupMs, measureMs } = ctx.params;
+  const { connections, batch, warmupMs, measureMs } = ctx.params;
   const request = echoRequest();
   const meter = new MeasureWindow(ctx.serverPid);
   const rtt = new Samples();
@@ -26,7 +26,7 @@ export async function runClosedLoop(ctx) {
   let errors = 0;
   let running = true;
 
-  const sockets = await openSockets(ctx.url, connections, {
+  const sockets = await openSockets(batch ? batchUrl(ctx.url) : ctx.url, connections, {
     ready: async (ws) => {
       ws.send(request);
       expectFields(JSON.parse(await nextMessage(ws)), { ...ECHO_REPLY, id: undefined });
@@ -35,6 +35,7 @@ export async function runClosedLoop(ctx) {
   for (const ws of sockets) {
     let sentAt = performance.now();
     ws.on("message", (data) => {
+      // One request in flight: one reply per frame, even for a batching client.
       if (JSON.parse(data.toString()).code === 200) done++;
       else errors++;
       if (meter.open) rtt.push(performance.now() - sentAt);

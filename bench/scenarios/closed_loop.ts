@@ -7,12 +7,14 @@
 import type { Metrics, RunContext } from "./types.ts";
 import { cpuMetrics, MeasureWindow } from "./_window.ts";
 import { closeSockets, nextMessage, openSockets } from "./_connect.ts";
-import { ECHO_REPLY, echoRequest, expectFields, isOk } from "./_protocol.ts";
+import { batchUrl, ECHO_REPLY, echoRequest, expectFields, isOk } from "./_protocol.ts";
 import { percentile, Samples } from "../stats.ts";
 
 /** Parameters of the closed loop. */
 export interface ClosedLoopParams {
   connections: number;
+  /** Connect with `?batch=1` (a lone reply must still come at once). */
+  batch?: boolean;
   warmupMs: number;
   measureMs: number;
 }
@@ -24,7 +26,7 @@ export interface ClosedLoopParams {
  * @returns `rps`, `p50_ms`, `p99_ms`, `errors` and the CPU figures.
  */
 export async function runClosedLoop(ctx: RunContext): Promise<Metrics> {
-  const { connections, warmupMs, measureMs } = ctx.params as unknown as ClosedLoopParams;
+  const { connections, batch, warmupMs, measureMs } = ctx.params as unknown as ClosedLoopParams;
   const request = echoRequest();
   const meter = new MeasureWindow(ctx.serverPid);
   const rtt = new Samples();
@@ -32,7 +34,7 @@ export async function runClosedLoop(ctx: RunContext): Promise<Metrics> {
   let errors = 0;
   let running = true;
 
-  const sockets = await openSockets(ctx.url, connections, {
+  const sockets = await openSockets(batch ? batchUrl(ctx.url) : ctx.url, connections, {
     ready: async (ws) => {
       ws.send(request);
       expectFields(await nextMessage(ws), { ...ECHO_REPLY, id: undefined });
