@@ -259,8 +259,8 @@ export class CommandRun implements CommandContext<unknown, unknown> {
       this.#reason = reason;
       this.#ac?.abort(reason);
     }
-    const unread = this.#inbox?.close(reason ?? new Error("Command has finished")) ?? [];
-    if (unread.length > 0 && this.conn.state === ConnectionState.Open) {
+    const unread = this.#inbox?.close(reason ?? new Error("Command has finished"));
+    if (unread !== undefined && unread.length > 0 && this.conn.state === ConnectionState.Open) {
       // A message of this dialogue that the handler never read still deserves a reply.
       const text = `Not read: command "${this.def.name}" with id ${
         JSON.stringify(this.id)

@@ -72,7 +72,7 @@ export class Dispatcher {
       const which = msg.id === undefined ? "without id" : `with id ${JSON.stringify(msg.id)}`;
       return this.#reject(conn, msg, Code.BAD_REQUEST, `Not read: no running command ${which}`);
     }
-    if (msg.mode === "req_res") this.#request(conn, msg as RequestMessage);
+    if (msg.mode === "req_res") this.#request(conn, msg as RequestMessage, lane);
     else this.#host.pubsub(conn, msg as PubSubMessage);
   }
 
@@ -118,7 +118,7 @@ export class Dispatcher {
     if (lane.idle) this.#lanes.delete(conn);
   }
 
-  #request(conn: Connection, msg: RequestMessage): void {
+  #request(conn: Connection, msg: RequestMessage, lane: Lane | undefined): void {
     const host = this.#host;
     const command = host.commands.get(msg.command) ?? host.commands.get(msg.command.toLowerCase());
     if (command === undefined) {
@@ -130,7 +130,7 @@ export class Dispatcher {
       return;
     }
     const limit = host.config.MAX_INFLIGHT;
-    if (msg.id !== undefined && (this.#lanes.get(conn)?.runningCount ?? 0) >= limit) {
+    if (msg.id !== undefined && (lane?.runningCount ?? 0) >= limit) {
       this.#reject(conn, msg, Code.RATE_LIMITED, `Too many requests in flight (limit ${limit})`);
       return;
     }
@@ -147,9 +147,10 @@ export class Dispatcher {
     }
     const run = new CommandRun(host, conn, msg, command, args, kwargs);
     if (run.start()) return; // finished synchronously: no lane needed
-    let lane = this.#lanes.get(conn);
-    if (lane === undefined) this.#lanes.set(conn, lane = new Lane());
-    lane.add(run, () => this.#ended(conn, run));
+    // The lane may be gone (an earlier run ended while this one's handler ran): look again.
+    let own = this.#lanes.get(conn);
+    if (own === undefined) this.#lanes.set(conn, own = new Lane());
+    own.add(run, () => this.#ended(conn, run));
   }
 
   #ended(conn: Connection, run: CommandRun): void {

@@ -71,8 +71,15 @@ export function successText(
  * @param data The client's current topics, or the error's issues.
  * @returns The serialised ack.
  */
-export function ackText(...args: AckArgs): string {
-  return pubSubText("ack", ...args);
+export function ackText(
+  src: string,
+  id: MessageId | undefined,
+  topic: unknown,
+  code: number,
+  msg: string,
+  data?: unknown,
+): string {
+  return pubSubText("ack", src, id, topic, code, msg, data);
 }
 
 /** The fields of an ack: see {@linkcode ackText}. */
@@ -92,8 +99,7 @@ type AckArgs = [
  * @param args The fields, as for {@linkcode ackText}.
  * @returns The serialised answer.
  */
-export function pubSubText(action: string, ...args: AckArgs): string {
-  const [src, id, topic, code, msg, data] = args;
+export function pubSubText(action: string, ...[src, id, topic, code, msg, data]: AckArgs): string {
   return JSON.stringify({ mode: "pub_sub", action, src, id, topic, code, msg, data });
 }
 
