@@ -53,7 +53,8 @@ export class Dispatcher {
   handle(conn: Connection, msg: ClientMessage): void {
     if (conn.state !== ConnectionState.Open) return;
     if (conn.src === undefined && typeof msg.src === "string") conn.src = msg.src;
-    const lane = this.#lanes.get(conn);
+    // No lane anywhere (only synchronous commands so far): skip the lookup.
+    const lane = this.#lanes.size === 0 ? undefined : this.#lanes.get(conn);
     if (lane !== undefined) {
       const id = msg.id;
       if (id === undefined) {
