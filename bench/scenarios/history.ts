@@ -19,29 +19,12 @@
  *
  * @module
  */
-import type { Metric, Scenario } from "./types.ts";
+import type { Scenario } from "./types.ts";
+import { cpu, delivered, fanoutRuns } from "./_metrics.ts";
 import { TOPIC } from "./_protocol.ts";
 
-const FULL = { warmupMs: 1000, measureMs: 5000, drainMs: 2000 };
-const QUICK = { warmupMs: 300, measureMs: 1000, drainMs: 1000 };
 /** The fan-out topic keeps 1,000 entries for 300 s. */
 const HISTORY = `${TOPIC}=1000:300`;
-
-const zero = (key: string, label: string): Metric => ({
-  key,
-  label,
-  digits: 0,
-  target: { kind: "zero" },
-});
-const delivered: Metric[] = [
-  zero("lost", "deliveries lost"),
-  zero("reordered", "deliveries out of order"),
-  zero("errors", "bad deliveries or failed acks"),
-];
-const cpu: Metric[] = [
-  { key: "server_cpu", label: "server CPU (% of a core)", digits: 0, diagnostic: true },
-  { key: "other_cpu", label: "everything else (% of a core)", digits: 0, diagnostic: true },
-];
 
 /** The history scenarios, run after the fan-out ones they are compared with. */
 export const HISTORY_SCENARIOS: Scenario[] = [
@@ -53,8 +36,7 @@ export const HISTORY_SCENARIOS: Scenario[] = [
     generators: ["deno"],
     windowed: true,
     title: "Fan-out at maximum rate, ≤ N in flight, history on the topic (memory): vs fanout_max",
-    full: { subscribers: 1000, rate: 0, window: 16, batch: false, ...FULL },
-    quick: { subscribers: 1000, rate: 0, window: 16, batch: false, ...QUICK },
+    ...fanoutRuns({ subscribers: 1000, rate: 0, window: 16 }, false),
     env: { HISTORY },
     baseline: "fanout_max",
     metrics: [
@@ -73,8 +55,7 @@ export const HISTORY_SCENARIOS: Scenario[] = [
     generators: ["deno"],
     windowed: true,
     title: "Fan-out at maximum rate, ≤ N in flight, history rules but none for the topic",
-    full: { subscribers: 1000, rate: 0, window: 16, batch: false, ...FULL },
-    quick: { subscribers: 1000, rate: 0, window: 16, batch: false, ...QUICK },
+    ...fanoutRuns({ subscribers: 1000, rate: 0, window: 16 }, false),
     env: { HISTORY: "line/+/state=100,alarms/#=1000" },
     baseline: "fanout_max",
     metrics: [
@@ -91,8 +72,7 @@ export const HISTORY_SCENARIOS: Scenario[] = [
     targets: ["switchboard"],
     generators: ["deno"],
     title: "Fan-out at a fixed rate with history over Redis: 1 → 1,000 subscribers, 50 publishes/s",
-    full: { subscribers: 1000, rate: 50, window: 0, batch: false, ...FULL },
-    quick: { subscribers: 1000, rate: 50, window: 0, batch: false, ...QUICK },
+    ...fanoutRuns({ subscribers: 1000, rate: 50, window: 0 }, false),
     env: {
       HISTORY,
       BROKER_URL: `redis://127.0.0.1:6379/?prefix=bench-${crypto.randomUUID().slice(0, 8)}`,

@@ -9,28 +9,8 @@ import type { GeneratorName, Metric, Scenario, TargetName } from "./types.ts";
 import { BENCH_API_KEY } from "./api_publish.ts";
 import { PRESENCE_TOPIC } from "./presence.ts";
 import { HISTORY_SCENARIOS } from "./history.ts";
+import { cpu, delivered, fanoutRuns, FULL, QUICK, zero } from "./_metrics.ts";
 
-const FULL = { warmupMs: 1000, measureMs: 5000 };
-const QUICK = { warmupMs: 300, measureMs: 1000 };
-
-const cpu: Metric[] = [
-  { key: "server_cpu", label: "server CPU (% of a core)", digits: 0, diagnostic: true },
-  { key: "load_cpu", label: "load generator CPU (% of a core)", digits: 0, diagnostic: true },
-  { key: "other_cpu", label: "everything else (% of a core)", digits: 0, diagnostic: true },
-];
-const zero = (key: string, label: string): Metric => ({
-  key,
-  label,
-  digits: 0,
-  target: { kind: "zero" },
-});
-
-/** The checks every fan-out run makes: nothing lost, reordered or malformed. */
-const delivered: Metric[] = [
-  zero("lost", "deliveries lost"),
-  zero("reordered", "deliveries out of order"),
-  zero("errors", "bad deliveries or failed acks"),
-];
 const latency: Metric[] = [
   { key: "p50_ms", label: "publish→delivery p50 (ms)", digits: 2 },
   {
@@ -40,11 +20,15 @@ const latency: Metric[] = [
     target: { kind: "ratio_max", value: 1.2 },
   },
 ];
-/** Full and quick parameters of a fan-out scenario. */
-const fanoutRuns = (params: Record<string, number>, batch: boolean) => ({
-  full: { ...params, batch, ...FULL, drainMs: 2000 },
-  quick: { ...params, batch, ...QUICK, drainMs: 1000 },
-});
+/** What a closed loop reports (plain and batching clients alike). */
+const closedLoopMetrics: Metric[] = [
+  { key: "rps", label: "round trips/s", digits: 0, target: { kind: "ratio_min", value: 0.9 } },
+  { key: "p50_ms", label: "round trip p50 (ms)", digits: 3 },
+  { key: "p99_ms", label: "round trip p99 (ms)", digits: 3 },
+  { key: "server_us", label: "server CPU per round trip (µs)", digits: 2 },
+  zero("errors", "error replies"),
+  ...cpu,
+];
 
 const pipelined = { connections: 50, depth: 8 };
 const fanoutFixed = { subscribers: 1000, rate: 50, window: 0 };
@@ -86,14 +70,7 @@ export const SCENARIOS: Scenario[] = [
     title: "Request/reply, closed loop: 50 connections, one echo without id in flight each",
     full: { connections: 50, batch: false, ...FULL },
     quick: { connections: 50, batch: false, ...QUICK },
-    metrics: [
-      { key: "rps", label: "round trips/s", digits: 0, target: { kind: "ratio_min", value: 0.9 } },
-      { key: "p50_ms", label: "round trip p50 (ms)", digits: 3 },
-      { key: "p99_ms", label: "round trip p99 (ms)", digits: 3 },
-      { key: "server_us", label: "server CPU per round trip (µs)", digits: 2 },
-      zero("errors", "error replies"),
-      ...cpu,
-    ],
+    metrics: closedLoopMetrics,
   },
   {
     id: "closed_loop_batch",
@@ -105,14 +82,7 @@ export const SCENARIOS: Scenario[] = [
     full: { connections: 50, batch: true, ...FULL },
     quick: { connections: 50, batch: true, ...QUICK },
     baseline: "closed_loop",
-    metrics: [
-      { key: "rps", label: "round trips/s", digits: 0, target: { kind: "ratio_min", value: 0.9 } },
-      { key: "p50_ms", label: "round trip p50 (ms)", digits: 3 },
-      { key: "p99_ms", label: "round trip p99 (ms)", digits: 3 },
-      { key: "server_us", label: "server CPU per round trip (µs)", digits: 2 },
-      zero("errors", "error replies"),
-      ...cpu,
-    ],
+    metrics: closedLoopMetrics,
   },
   {
     id: "pipelined",
