@@ -6,12 +6,16 @@
  *
  * It speaks just enough of the Switchboard protocol for the benchmark scenarios, with the same
  * reply shapes. A client that connects with `?batch=1` may send several messages in one frame
- * (one per line); replies always go one per frame.
+ * (one per line), and gets what one turn of the event loop produced for it in one frame at the
+ * end of that turn (SPEC 2's batching rule with nothing else around it: the bound any server on
+ * this runtime can reach with that rule, which the fan-out table reports as raw `?batch=1`).
  *
  * Run: `PORT=0 HOST=127.0.0.1 deno run --allow-net --allow-env bench/raw_server.ts`
  *
  * @module
  */
+
+import { setImmediate } from "node:timers";
 
 const SRC = "control";
 
@@ -20,37 +24,66 @@ const subscribers = new Map<string, Set<WebSocket>>();
 /** Topics of each socket, to clean up on close. */
 const topicsOf = new WeakMap<WebSocket, Set<string>>();
 
+/** Sockets that connected with `?batch=1`. */
+const batching = new WeakSet<WebSocket>();
+/** How many are open: while none is, sending costs what it did before batching existed. */
+let batchingOpen = 0;
+/** What each batching socket gets at the end of this turn, joined with `\n`. */
+const pending = new Map<WebSocket, string>();
+
 // deno-lint-ignore no-explicit-any
 type Message = any;
 
+/** Sends now, or for a batching socket at the end of this turn with the rest of the turn. */
+function send(socket: WebSocket, text: string): void {
+  if (batchingOpen === 0 || !batching.has(socket)) return socket.send(text);
+  const joined = pending.get(socket);
+  if (joined !== undefined) return void pending.set(socket, joined + "\n" + text);
+  if (pending.size === 0) setImmediate(flush);
+  pending.set(socket, text);
+}
+
+function flush(): void {
+  for (const [socket, text] of pending) {
+    if (socket.readyState === WebSocket.OPEN) socket.send(text);
+  }
+  pending.clear();
+}
+
 function reply(socket: WebSocket, msg: Message, data: unknown): void {
-  socket.send(JSON.stringify({
-    mode: "req_res",
-    action: "res",
-    src: SRC,
-    id: msg.id,
-    command: msg.command,
-    code: 200,
-    msg: "success",
-    data,
-  }));
+  send(
+    socket,
+    JSON.stringify({
+      mode: "req_res",
+      action: "res",
+      src: SRC,
+      id: msg.id,
+      command: msg.command,
+      code: 200,
+      msg: "success",
+      data,
+    }),
+  );
 }
 
 function ack(socket: WebSocket, msg: Message, data: unknown): void {
-  socket.send(JSON.stringify({
-    mode: "pub_sub",
-    action: "ack",
-    src: SRC,
-    id: msg.id,
-    topic: msg.topic,
-    code: 200,
-    msg: "success",
-    data,
-  }));
+  send(
+    socket,
+    JSON.stringify({
+      mode: "pub_sub",
+      action: "ack",
+      src: SRC,
+      id: msg.id,
+      topic: msg.topic,
+      code: 200,
+      msg: "success",
+      data,
+    }),
+  );
 }
 
 function fail(socket: WebSocket, code: number, text: string): void {
-  socket.send(JSON.stringify({ mode: "req_res", action: "res", src: SRC, code, msg: text }));
+  send(socket, JSON.stringify({ mode: "req_res", action: "res", src: SRC, code, msg: text }));
 }
 
 function subscribe(socket: WebSocket, msg: Message): void {
@@ -87,7 +120,7 @@ function publish(socket: WebSocket, msg: Message): void {
     msg: msg.msg,
     data: msg.data,
   });
-  for (const sub of set) sub.send(frame);
+  for (const sub of set) send(sub, frame);
 }
 
 function handle(socket: WebSocket, text: string): void {
@@ -114,6 +147,7 @@ function onClose(socket: WebSocket): void {
   if (!own) return;
   for (const topic of own) subscribers.get(topic)?.delete(socket);
   topicsOf.delete(socket);
+  if (batching.delete(socket)) batchingOpen--;
 }
 
 Deno.serve({
@@ -124,6 +158,10 @@ Deno.serve({
   const batch = new URL(req.url).searchParams.get("batch") === "1";
   const { socket, response } = Deno.upgradeWebSocket(req);
   topicsOf.set(socket, new Set());
+  if (batch) {
+    batching.add(socket);
+    batchingOpen++;
+  }
   socket.onmessage = batch
     ? (e) => {
       for (const line of (e.data as string).split("\n")) if (line) handle(socket, line);

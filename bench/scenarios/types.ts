@@ -106,7 +106,9 @@ export interface Scenario {
    * compare its figures with the raw server's (and nats-server's) figures in this other scenario
    * (the raw server does not batch, keep history or span nodes; nats-server has no opt-in, it
    * always batches). A scenario with neither a baseline nor a raw target (presence, the API) has
-   * no raw column: what it measures has no raw twin.
+   * no raw column: what it measures has no raw twin. A variant with a baseline that also names
+   * the raw target (the batching fan-out) is still judged against the baseline; its own raw
+   * figures are reported beside it.
    */
   baseline?: string;
   /** The figures it reports. */

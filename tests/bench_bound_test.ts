@@ -1,0 +1,120 @@
+/**
+ * The benchmark's bound for batching: the raw server (bench/raw_server.ts) joins what one turn
+ * produced for a `?batch=1` client into one frame, and the report puts its figures beside
+ * Switchboard's without judging the target against them. The fan-out table's "raw `?batch=1`"
+ * column is only worth reading if both hold.
+ */
+import assert from "node:assert/strict";
+import { summarizeRuns } from "../bench/report.ts";
+import type { RunResult } from "../bench/runner.ts";
+import type { Scenario } from "../bench/scenarios/types.ts";
+import { sleep, spawnDeno, until, within } from "./_helpers.ts";
+
+/** Collects every frame a socket receives. */
+function frames(ws: WebSocket): string[] {
+  const got: string[] = [];
+  ws.addEventListener("message", (e) => got.push(e.data as string));
+  return got;
+}
+
+function open(url: string): Promise<WebSocket> {
+  const ws = new WebSocket(url);
+  return within(
+    new Promise<WebSocket>((resolve, reject) => {
+      ws.onopen = () => resolve(ws);
+      ws.onerror = () => reject(new Error(`Cannot connect to ${url}`));
+    }),
+    { what: `a connection to ${url}` },
+  );
+}
+
+const sub = (id: number) =>
+  JSON.stringify({ mode: "pub_sub", action: "sub", src: "t", id, topic: "bench" });
+const pub = (seq: number) =>
+  JSON.stringify({ mode: "pub_sub", action: "pub", src: "t", topic: "bench", data: { seq } });
+
+Deno.test("raw server: a turn's deliveries leave in one frame for ?batch=1, one each for others", async () => {
+  const raw = spawnDeno(["bench/raw_server.ts"], { PORT: "0", HOST: "127.0.0.1" });
+  try {
+    const port = Number((await raw.match(/Listening on http:\/\/[^:]+:(\d+)\//))[1]);
+    const url = `ws://127.0.0.1:${port}/`;
+    const batching = await open(`${url}?batch=1`);
+    const plain = await open(url);
+    const publisher = await open(`${url}?batch=1`);
+    const [b, p, acks] = [frames(batching), frames(plain), frames(publisher)];
+    batching.send(sub(1));
+    plain.send(sub(2));
+    await until(() => b.length + p.length === 2, "both subscribe acks");
+    b.length = p.length = 0;
+
+    // Five publishes in one frame are handled in one turn.
+    publisher.send([1, 2, 3, 4, 5].map(pub).join("\n"));
+    await until(() => p.length === 5 && b.length > 0 && acks.length > 0, "the deliveries");
+    // Anything late would have arrived by now too.
+    await sleep(50);
+
+    assert.deepEqual(b.length, 1, "one frame for the batching subscriber");
+    assert.deepEqual(b[0].split("\n").map((line) => JSON.parse(line).data.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual(p.map((f) => JSON.parse(f).data.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual(acks.length, 1, "the batching publisher's five acks in one frame");
+    assert.deepEqual(acks[0].split("\n").map((line) => JSON.parse(line).code), [
+      200,
+      200,
+      200,
+      200,
+      200,
+    ]);
+    for (const ws of [batching, plain, publisher]) ws.close();
+  } finally {
+    raw.kill();
+    await raw.exited();
+  }
+});
+
+Deno.test("report: a batching variant's own raw runs are shown beside it, the target stays on the baseline", () => {
+  const metrics = [{
+    key: "rate",
+    label: "deliveries/s",
+    digits: 0,
+    target: { kind: "ratio_min" as const, value: 3 },
+  }];
+  const scenario = (id: string, extra: Partial<Scenario> = {}): Scenario => ({
+    id,
+    family: id,
+    title: id,
+    run: "fanout",
+    targets: ["switchboard", "raw"],
+    full: {},
+    quick: {},
+    metrics,
+    ...extra,
+  });
+  const plain = scenario("fanout_max_w4");
+  const batch = scenario("fanout_max_batch_w4", { baseline: "fanout_max_w4" });
+  const run = (s: string, target: "switchboard" | "raw", rate: number): RunResult => ({
+    scenario: s,
+    generator: "node",
+    target,
+    rep: 1,
+    metrics: { rate },
+    attempts: 1,
+    disturbed: false,
+  });
+  const runs = [
+    run("fanout_max_w4", "switchboard", 100),
+    run("fanout_max_w4", "raw", 100),
+    run("fanout_max_batch_w4", "switchboard", 250),
+    run("fanout_max_batch_w4", "raw", 260),
+  ];
+  const [p, b] = summarizeRuns([plain, batch], runs, { generator: "node", quick: false });
+  assert.deepEqual(
+    p.figures[0].rawOwn,
+    undefined,
+    "a scenario without a baseline has no own-raw row",
+  );
+  const f = b.figures[0];
+  assert.deepEqual(f.raw.median, 100, "judged against the plain raw run");
+  assert.deepEqual(f.ratio, 2.5);
+  assert.deepEqual(f.met, false);
+  assert.deepEqual(f.rawOwn?.median, 260, "the raw server's own batching run, beside it");
+});
