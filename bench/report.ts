@@ -12,6 +12,7 @@ import type { GeneratorName, TargetName } from "./options.ts";
 import type { RunResult } from "./runner.ts";
 import type { Metric, Params, Scenario, Target } from "./scenarios/types.ts";
 import { summarize, type Summary } from "./stats.ts";
+import { generatorCostTable } from "./generator_cost.ts";
 
 /** One figure of one scenario, summarised over the repetitions. */
 export interface FigureResult {
@@ -184,6 +185,12 @@ export function toMarkdown(results: BenchResults): string {
     "",
     ...headline(results),
   ];
+  const costs = generatorCostTable(
+    results.runs,
+    results.generators.filter((g) => !g.missing).map((g) => g.generator),
+    results.windows,
+  );
+  if (costs.length > 0) lines.push("", ...costs);
   for (const g of results.generators) {
     lines.push("", `#### ${g.generator} load generator (${g.version ?? g.missing})`, "");
     if (g.missing) continue;

@@ -5,6 +5,7 @@
  * column is only worth reading if both hold.
  */
 import assert from "node:assert/strict";
+import { generatorCost } from "../bench/generator_cost.ts";
 import { summarizeRuns } from "../bench/report.ts";
 import type { RunResult } from "../bench/runner.ts";
 import type { Scenario } from "../bench/scenarios/types.ts";
@@ -117,4 +118,37 @@ Deno.test("report: a batching variant's own raw runs are shown beside it, the ta
   assert.deepEqual(f.ratio, 2.5);
   assert.deepEqual(f.met, false);
   assert.deepEqual(f.rawOwn?.median, 260, "the raw server's own batching run, beside it");
+});
+
+Deno.test("generator cost: the per-frame and per-message cost of a load generator, and its cap", () => {
+  // A generator that spends 6 µs per frame and 1 µs per message, at 100 % of a core.
+  const [perFrame, perMessage] = [6, 1];
+  const run = (scenario: string, rate: number, perFrameCount: number): RunResult => ({
+    scenario,
+    generator: "node",
+    target: "raw",
+    rep: 1,
+    metrics: {
+      rate,
+      per_frame: perFrameCount,
+      load_cpu: rate * (perFrame / perFrameCount + perMessage) / 1e4,
+    },
+    attempts: 1,
+    disturbed: false,
+  });
+  const plain = run("fanout_max_w4", 1e6 / 7, 1);
+  const batch = run("fanout_max_batch_w4", 1e6 / 3, 3);
+  const c = generatorCost([plain, batch], "node", 4)!;
+  assert.ok(Math.abs(c.perFrameUs - 6) < 1e-9, `per frame ${c.perFrameUs}`);
+  assert.ok(Math.abs(c.perMessageUs - 1) < 1e-9, `per message ${c.perMessageUs}`);
+  // 4 deliveries per frame: 6 / 4 + 1 = 2.5 µs per delivery → 400,000/s = 2.8× the plain 142,857.
+  assert.ok(Math.abs(c.cap - 400_000) < 1e-3, `cap ${c.cap}`);
+  assert.ok(Math.abs(c.capRatio - 2.8) < 1e-9, `cap ratio ${c.capRatio}`);
+  assert.equal(generatorCost([plain], "node", 4), undefined, "no batching run: nothing to fit");
+  assert.equal(
+    generatorCost([plain, run("fanout_max_batch_w4", 1e6 / 7, 1)], "node", 4),
+    undefined,
+    "two points at the same deliveries per frame do not make a line",
+  );
+  assert.equal(generatorCost([plain, batch], "deno", 4), undefined, "another generator's runs");
 });
