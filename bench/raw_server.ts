@@ -7,8 +7,8 @@
  * It speaks just enough of the Switchboard protocol for the benchmark scenarios, with the same
  * reply shapes. A client that connects with `?batch=1` may send several messages in one frame
  * (one per line), and gets what one turn of the event loop produced for it in one frame at the
- * end of that turn (SPEC 2's batching rule with nothing else around it: the bound any server on
- * this runtime can reach with that rule, which the fan-out table reports as raw `?batch=1`).
+ * end of that turn (SPEC 2's batching rule with nothing else around it: what the bare runtime gets
+ * from that rule, which the fan-out table reports as raw `?batch=1`).
  *
  * Run: `PORT=0 HOST=127.0.0.1 deno run --allow-net --allow-env bench/raw_server.ts`
  *

@@ -26,7 +26,7 @@ export interface FigureResult {
   rawFrom: string;
   /**
    * The raw server's own runs of a variant that has a baseline (the batching fan-out against the
-   * raw server with `?batch=1`): the bound of batching on this runtime, reported beside
+   * raw server with `?batch=1`): the bare runtime with the same batching rule, reported beside
    * Switchboard's figure, never judged.
    */
   rawOwn?: Summary;
@@ -208,8 +208,8 @@ export function toMarkdown(results: BenchResults): string {
       "nats-server figures are those of the plain scenario named in the JSON (`rawFrom`, " +
       "`natsFrom`).",
     "² The batching fan-out also runs against the raw server with `?batch=1`, which then joins " +
-      "what one turn produced for a client into one frame and does nothing else: the most any " +
-      "server on this runtime gets from the same load generator with SPEC 2's batching rule. " +
+      "what one turn produced for a client into one frame and does nothing else: the bare " +
+      "runtime with SPEC 2's batching rule. " +
       "Its figures are in the JSON as `rawOwn`; the target is still judged against plain raw.",
   );
   const disturbed = results.runs.filter((r) => r.disturbed);

@@ -1,5 +1,5 @@
 /**
- * The benchmark's bound for batching: the raw server (bench/raw_server.ts) joins what one turn
+ * The benchmark's yardsticks for batching: the raw server (bench/raw_server.ts) joins what one turn
  * produced for a `?batch=1` client into one frame, and the report puts its figures beside
  * Switchboard's without judging the target against them. The fan-out table's "raw `?batch=1`"
  * column is only worth reading if both hold.

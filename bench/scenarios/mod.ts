@@ -40,8 +40,8 @@ const FAN_OUT: TargetName[] = ["switchboard", "raw", "nats"];
 const BATCHING: TargetName[] = ["switchboard"];
 /**
  * The batching fan-out also runs against the raw server with `?batch=1` (which then joins a
- * turn's deliveries and nothing else): the most any server on this runtime and with this rule
- * can get out of the same load generator, reported beside Switchboard's (FigureResult.rawOwn).
+ * turn's deliveries and does nothing else): the bare runtime with the same rule, reported beside
+ * Switchboard's (FigureResult.rawOwn).
  */
 const BATCHING_BOUND: TargetName[] = ["switchboard", "raw"];
 /** The feature scenarios (across nodes, presence, the API): Switchboard alone. */
