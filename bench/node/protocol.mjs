@@ -1,6 +1,6 @@
 /**
- * The Switchboard messages the scenarios send and the checks of what comes back, as
- * bench/scenarios/_protocol.ts has them. This generator parses every message it receives with
+ * The Switchboard messages the scenarios send, for both load generators
+ * (bench/scenarios/_protocol.ts re-exports them), and this generator's checks of what comes back. This generator parses every message it receives with
  * `JSON.parse`, as an application would; the first message on each connection is also compared
  * field by field with what the protocol says.
  *

@@ -9,65 +9,16 @@
  * @module
  */
 
-/** The topic the fan-out scenarios use. */
-export const TOPIC = "bench";
-
-/**
- * An `echo` request.
- *
- * @param id The correlation id, or undefined for a request without one.
- * @returns The JSON text.
- */
-export function echoRequest(id?: number): string {
-  return JSON.stringify({
-    mode: "req_res",
-    action: "req",
-    src: "front",
-    id,
-    command: "echo",
-    args: [1, "two"],
-    kwargs: { three: 3 },
-  });
-}
-
-/** The subscription request of the fan-out subscribers. */
-export const SUB_REQUEST = JSON.stringify({
-  mode: "pub_sub",
-  action: "sub",
-  src: "front",
-  topic: [TOPIC],
-});
-
-/**
- * A publish whose `data` carries the sequence number and the send time.
- *
- * @param seq The publish's sequence number, from 1.
- * @param sentAt `performance.now()` when it was sent.
- * @returns The JSON text.
- */
-export function publishRequest(seq: number, sentAt: number): string {
-  return `{"mode":"pub_sub","action":"pub","src":"agent","topic":"${TOPIC}","code":200,` +
-    `"msg":"tick","data":{"seq":${seq},"sent":${sentAt}}}`;
-}
-
-/** What a successful echo reply contains (besides `id`). */
-export const ECHO_REPLY = {
-  mode: "req_res",
-  action: "res",
-  command: "echo",
-  code: 200,
-  data: { args: [1, "two"], kwargs: { three: 3 } },
-};
-
-/** What a delivery contains (besides `data`). */
-export const DELIVERY = {
-  mode: "pub_sub",
-  action: "pub",
-  src: "agent",
-  topic: TOPIC,
-  code: 200,
-  msg: "tick",
-};
+// The messages themselves are the Node generator's, so both generators send the same bytes.
+export {
+  batchUrl,
+  DELIVERY,
+  ECHO_REPLY,
+  echoRequest,
+  publishRequest,
+  SUB_REQUEST,
+  TOPIC,
+} from "../node/protocol.mjs";
 
 /**
  * Parses a message and checks that it holds the expected fields (deep equality via JSON).
@@ -113,16 +64,4 @@ export function numberField(text: string, key: string): number {
   const at = text.indexOf(`"${key}":`);
   if (at < 0) return NaN;
   return parseFloat(text.slice(at + key.length + 3, at + key.length + 3 + 24));
-}
-
-/**
- * The URL of a client that opts in to batching.
- *
- * @param url The server's WebSocket URL.
- * @returns The same URL with `batch=1` in its query.
- */
-export function batchUrl(url: string): string {
-  const u = new URL(url);
-  u.searchParams.set("batch", "1");
-  return u.href;
 }
