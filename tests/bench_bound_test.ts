@@ -9,25 +9,8 @@ import { generatorCost } from "../bench/generator_cost.ts";
 import { summarizeRuns } from "../bench/report.ts";
 import type { RunResult } from "../bench/runner.ts";
 import type { Scenario } from "../bench/scenarios/types.ts";
-import { sleep, spawnDeno, until, within } from "./_helpers.ts";
-
-/** Collects every frame a socket receives. */
-function frames(ws: WebSocket): string[] {
-  const got: string[] = [];
-  ws.addEventListener("message", (e) => got.push(e.data as string));
-  return got;
-}
-
-function open(url: string): Promise<WebSocket> {
-  const ws = new WebSocket(url);
-  return within(
-    new Promise<WebSocket>((resolve, reject) => {
-      ws.onopen = () => resolve(ws);
-      ws.onerror = () => reject(new Error(`Cannot connect to ${url}`));
-    }),
-    { what: `a connection to ${url}` },
-  );
-}
+import { Client } from "./_client.ts";
+import { sleep, spawnDeno } from "./_helpers.ts";
 
 const sub = (id: number) =>
   JSON.stringify({ mode: "pub_sub", action: "sub", src: "t", id, topic: "bench" });
@@ -39,33 +22,29 @@ Deno.test("raw server: a turn's deliveries leave in one frame for ?batch=1, one 
   try {
     const port = Number((await raw.match(/Listening on http:\/\/[^:]+:(\d+)\//))[1]);
     const url = `ws://127.0.0.1:${port}/`;
-    const batching = await open(`${url}?batch=1`);
-    const plain = await open(url);
-    const publisher = await open(`${url}?batch=1`);
-    const [b, p, acks] = [frames(batching), frames(plain), frames(publisher)];
+    const batching = await Client.connect(`${url}?batch=1`);
+    const plain = await Client.connect(url);
+    const publisher = await Client.connect(`${url}?batch=1`);
     batching.send(sub(1));
     plain.send(sub(2));
-    await until(() => b.length + p.length === 2, "both subscribe acks");
-    b.length = p.length = 0;
+    await batching.next();
+    await plain.next();
+    batching.raw.length = plain.raw.length = 0;
 
     // Five publishes in one frame are handled in one turn.
     publisher.send([1, 2, 3, 4, 5].map(pub).join("\n"));
-    await until(() => p.length === 5 && b.length > 0 && acks.length > 0, "the deliveries");
+    await plain.waitFor(5);
+    await batching.waitFor(5);
+    await publisher.waitFor(5);
     // Anything late would have arrived by now too.
     await sleep(50);
 
-    assert.deepEqual(b.length, 1, "one frame for the batching subscriber");
-    assert.deepEqual(b[0].split("\n").map((line) => JSON.parse(line).data.seq), [1, 2, 3, 4, 5]);
-    assert.deepEqual(p.map((f) => JSON.parse(f).data.seq), [1, 2, 3, 4, 5]);
-    assert.deepEqual(acks.length, 1, "the batching publisher's five acks in one frame");
-    assert.deepEqual(acks[0].split("\n").map((line) => JSON.parse(line).code), [
-      200,
-      200,
-      200,
-      200,
-      200,
-    ]);
-    for (const ws of [batching, plain, publisher]) ws.close();
+    assert.deepEqual(batching.raw.length, 1, "one frame for the batching subscriber");
+    assert.deepEqual(batching.inbox.map((m) => m.data.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual(plain.raw.map((f) => JSON.parse(f).data.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual(publisher.raw.length, 1, "the batching publisher's five acks in one frame");
+    assert.deepEqual(publisher.inbox.map((m) => m.code), [200, 200, 200, 200, 200]);
+    for (const c of [batching, plain, publisher]) await c.close();
   } finally {
     raw.kill();
     await raw.exited();
