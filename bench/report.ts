@@ -12,7 +12,7 @@ import type { GeneratorName, TargetName } from "./options.ts";
 import type { RunResult } from "./runner.ts";
 import type { Metric, Params, Scenario, Target } from "./scenarios/types.ts";
 import { summarize, type Summary } from "./stats.ts";
-import { generatorCostTable } from "./generator_cost.ts";
+import { generatorCost } from "./generator_cost.ts";
 
 /** One figure of one scenario, summarised over the repetitions. */
 export interface FigureResult {
@@ -283,6 +283,48 @@ function headline(results: BenchResults): string[] {
     }
   }
   return lines;
+}
+
+/**
+ * The fits as a markdown table, one row per load generator and window with both raw runs.
+ *
+ * @param runs Every run of the invocation.
+ * @param generators The load generators that ran.
+ * @param windows The windows that ran.
+ * @returns The lines, or none when nothing could be fitted.
+ */
+function generatorCostTable(
+  runs: RunResult[],
+  generators: GeneratorName[],
+  windows: number[],
+): string[] {
+  const rows: string[] = [];
+  for (const g of generators) {
+    for (const w of windows) {
+      const c = generatorCost(runs, g, w);
+      if (!c) continue;
+      rows.push(
+        `| ${g} | ${w} | ${formatNumber(c.loadCpu, 0)} | ${formatNumber(c.perFrameUs, 2)} | ` +
+          `${formatNumber(c.perMessageUs, 2)} | ${formatNumber(c.cap, 0)} | ${
+            c.capRatio.toFixed(2)
+          }× |`,
+      );
+    }
+  }
+  if (rows.length === 0) return [];
+  return [
+    "What each load generator itself costs, fitted from the raw server's plain and `?batch=1` " +
+    "fan-outs of this run (its CPU per delivery at 1 and at the batching run's deliveries per " +
+    "frame), and the most deliveries/s it could take on one full core if every frame held as " +
+    "many deliveries as there are publishes in flight (the most one turn can hold; frames hold " +
+    "more only while a client's socket is still busy). When the generator runs near 100 % of a " +
+    "core, a server following the batching rule on idle sockets cannot get past this cap with it.",
+    "",
+    "| Load generator | In flight | its CPU (% of a core) | µs per frame | µs per message | " +
+    "cap (deliveries/s) | cap ÷ raw |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...rows,
+  ];
 }
 
 function mainTable(scenarios: ScenarioResult[], natsMissing?: string): string[] {
